@@ -1,0 +1,106 @@
+package cloudauth
+
+import (
+	"net/url"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// vectorV1A is the published DescribeRegions example, which is signed with the
+// secret "testsecret".
+func vectorV1A() url.Values {
+	return url.Values{
+		"AccessKeyId":      {"testid"},
+		"Action":           {"DescribeRegions"},
+		"Format":           {"XML"},
+		"SignatureMethod":  {"HMAC-SHA1"},
+		"SignatureNonce":   {"3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf"},
+		"SignatureVersion": {"1.0"},
+		"Timestamp":        {"2016-02-23T12:46:24Z"},
+		"Version":          {"2014-05-26"},
+	}
+}
+
+func TestSignV1PublishedVectors(t *testing.T) {
+	v1F := url.Values{
+		"AccessKeyId":      {"testid"},
+		"Action":           {"DescribeDedicatedHosts"},
+		"Format":           {"JSON"},
+		"RegionId":         {"cn-beijing"},
+		"SignatureMethod":  {"HMAC-SHA1"},
+		"SignatureNonce":   {"edb2b34af0af9a6d14deaf7c1a5315eb"},
+		"SignatureVersion": {"1.0"},
+		"Timestamp":        {"2023-03-13T08:34:30Z"},
+		"Version":          {"2014-05-26"},
+	}
+	tests := []struct {
+		name   string
+		method string
+		params url.Values
+		secret string
+		want   string
+	}{
+		{"V1-A GET", "GET", vectorV1A(), "testsecret", "OLeaidS1JvxuMvnyHOwuJ+uX5qY="},
+		{"V1-A POST", "POST", vectorV1A(), "testsecret", "MxbnVAM4w6sft9xjVpe/GCKueuk="},
+		{"V1-F GET", "GET", v1F, "testsecret", "9NaGiOspFP5UPcwX8Iwt2YJXXuk="},
+		{"V1-C empty method", "", url.Values{"test": {"ok"}}, "accessKeySecret",
+			"jHx/oHoHNrbVfhncHEvPdHXZwHU="},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, SignV1(tt.method, tt.params, tt.secret))
+		})
+	}
+}
+
+func TestStringToSignV1Golden(t *testing.T) {
+	want := "GET&%2F&AccessKeyId%3Dtestid%26Action%3DDescribeRegions%26Format%3DXML" +
+		"%26SignatureMethod%3DHMAC-SHA1%26SignatureNonce%3D3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf" +
+		"%26SignatureVersion%3D1.0%26Timestamp%3D2016-02-23T12%253A46%253A24Z%26Version%3D2014-05-26"
+	assert.Equal(t, want, StringToSignV1("GET", vectorV1A()))
+
+	withSignature := vectorV1A()
+	withSignature.Set("Signature", "ignored")
+	assert.Equal(t, want, StringToSignV1("GET", withSignature), "Signature must not be signed")
+
+	assert.Equal(t, "&%2F&test%3Dok", StringToSignV1("", url.Values{"test": {"ok"}}))
+}
+
+func TestPercentEncodeEdgeCases(t *testing.T) {
+	tests := []struct {
+		in, want string
+	}{
+		{"", ""},
+		{"AZaz09-_.~", "AZaz09-_.~"},
+		{"a b", "a%20b"},
+		{"a+b", "a%2Bb"},
+		{"*", "%2A"},
+		{"!'()", "%21%27%28%29"},
+		{"/", "%2F"},
+		{"=&%", "%3D%26%25"},
+		{"身份证", "%E8%BA%AB%E4%BB%BD%E8%AF%81"},
+		{"é", "%C3%A9"},
+		{"\x00\xff", "%00%FF"},
+		{"12:46:24", "12%3A46%3A24"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, PercentEncode(tt.in), "PercentEncode(%q)", tt.in)
+	}
+}
+
+func TestStringToSignV1EncodesSpecialValues(t *testing.T) {
+	params := url.Values{
+		"TicketId": {"a b+c*d~e!'()/=&%"},
+		"Biz":      {"实人认证"},
+	}
+	want := "GET&%2F&" +
+		"Biz%3D%25E5%25AE%259E%25E4%25BA%25BA%25E8%25AE%25A4%25E8%25AF%2581" +
+		"%26TicketId%3Da%2520b%252Bc%252Ad~e%2521%2527%2528%2529%252F%253D%2526%2525"
+	assert.Equal(t, want, StringToSignV1("GET", params))
+}
+
+func TestParamsFromValuesOrder(t *testing.T) {
+	params := paramsFromValues(url.Values{"b": {"2", "1"}, "a": {"x"}, "B": {"y"}})
+	assert.Equal(t, []queryParam{{"B", "y"}, {"a", "x"}, {"b", "2"}, {"b", "1"}}, params)
+}
