@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // requestV3 is the input of one signature V3 computation.
@@ -162,6 +164,117 @@ func TestSignV3GetStatusGolden(t *testing.T) {
 		"SignedHeaders=host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version," +
 		"Signature=7bb7582054393def648b3ef3acb50f0ff1bff3e6a13bc0fb401a085f2c19042f"
 	assert.Equal(t, want, request.sign())
+}
+
+func TestCanonicalRequestV3TrimsHeaderValues(t *testing.T) {
+	headers := http.Header{
+		"Host":         {"  cloudauth.aliyuncs.com "},
+		"X-Acs-Action": {"\tGetStatus\t"},
+		"X-Acs-Multi":  {" b ", "a  "},
+	}
+	canonical, _ := CanonicalRequestV3("GET", "/", nil, headers, emptyPayloadHashV3)
+
+	lines := strings.Split(canonical, "\n")
+	require.Len(t, lines, 9)
+	assert.Equal(t, "host:cloudauth.aliyuncs.com", lines[3])
+	assert.Equal(t, "x-acs-action:GetStatus", lines[4])
+	assert.Equal(t, "x-acs-multi:a,b", lines[5], "values are trimmed before they are sorted")
+}
+
+func TestCanonicalRequestV3ExcludesOtherHeaders(t *testing.T) {
+	headers := http.Header{
+		"Host":           {"cloudauth.aliyuncs.com"},
+		"Content-Type":   {"application/x-www-form-urlencoded"},
+		"X-Acs-Date":     {"2024-05-20T08:15:30Z"},
+		"Accept":         {"application/json"},
+		"Authorization":  {"ACS3-HMAC-SHA256 Credential=old"},
+		"Content-Length": {"0"},
+		"Content-Md5":    {"1B2M2Y8AsgTpgAmY7PhCfg=="},
+		"User-Agent":     {"cloudauth-go"},
+		"X-Acsdate":      {"no hyphen after x-acs"},
+		"X-Forwarded":    {"proxy"},
+		"Hostname":       {"not host"},
+		"X-Acs-Empty":    {},
+	}
+	canonical, signedHeaders := CanonicalRequestV3("GET", "/", nil, headers, emptyPayloadHashV3)
+
+	assert.Equal(t, "content-type;host;x-acs-date", signedHeaders)
+	assert.Equal(t, "GET\n/\n\n"+
+		"content-type:application/x-www-form-urlencoded\n"+
+		"host:cloudauth.aliyuncs.com\n"+
+		"x-acs-date:2024-05-20T08:15:30Z\n"+
+		"\n"+
+		"content-type;host;x-acs-date\n"+
+		emptyPayloadHashV3, canonical)
+}
+
+func TestCanonicalRequestV3MergesHeaderValues(t *testing.T) {
+	headers := http.Header{}
+	headers.Add("X-Acs-Test", "https")
+	headers.Add("X-Acs-Test", "http")
+	headers["x-acs-test"] = []string{"ftp"}
+	headers["CONTENT-TYPE"] = []string{"text/plain"}
+
+	canonical, signedHeaders := CanonicalRequestV3("GET", "/", nil, headers, emptyPayloadHashV3)
+	assert.Equal(t, "content-type;x-acs-test", signedHeaders)
+	assert.Contains(t, canonical, "\ncontent-type:text/plain\nx-acs-test:ftp,http,https\n\n")
+}
+
+func TestCanonicalRequestV3NoHeaders(t *testing.T) {
+	canonical, signedHeaders := CanonicalRequestV3("GET", "", url.Values{"a": {"1"}}, nil, emptyPayloadHashV3)
+	assert.Equal(t, "", signedHeaders)
+	assert.Equal(t, "GET\n/\na=1\n\n\n"+emptyPayloadHashV3, canonical)
+}
+
+func TestCanonicalRequestV3KeepsPath(t *testing.T) {
+	canonical, _ := CanonicalRequestV3("GET", "/v1/tickets/a%20b", nil, nil, emptyPayloadHashV3)
+	assert.True(t, strings.HasPrefix(canonical, "GET\n/v1/tickets/a%20b\n"), canonical)
+}
+
+func TestCanonicalRequestV3QueryEncoding(t *testing.T) {
+	tests := []struct {
+		name, value, want string
+	}{
+		{"unreserved", "AZaz09-_.~", "AZaz09-_.~"},
+		{"space", "a b", "a%20b"},
+		{"plus", "a+b", "a%2Bb"},
+		{"asterisk", "*", "%2A"},
+		{"tilde", "~", "~"},
+		{"sub-delims", "!'()", "%21%27%28%29"},
+		{"slash", "a/b", "a%2Fb"},
+		{"equals", "a=b", "a%3Db"},
+		{"ampersand", "a&b", "a%26b"},
+		{"percent", "100%", "100%25"},
+		{"colon", "2024-05-20T08:15:30Z", "2024-05-20T08%3A15%3A30Z"},
+		{"non-ASCII", "实人认证", "%E5%AE%9E%E4%BA%BA%E8%AE%A4%E8%AF%81"},
+		{"empty", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			canonical, _ := CanonicalRequestV3("GET", "/", url.Values{"k": {tt.value}}, nil, emptyPayloadHashV3)
+			lines := strings.Split(canonical, "\n")
+			require.Len(t, lines, 6)
+			assert.Equal(t, "k="+tt.want, lines[2])
+		})
+	}
+}
+
+func TestCanonicalRequestV3QueryNamesEncoded(t *testing.T) {
+	query := url.Values{"a b": {"1"}, "实": {"2"}}
+	canonical, _ := CanonicalRequestV3("GET", "/", query, nil, emptyPayloadHashV3)
+	assert.Equal(t, "a%20b=1&%E5%AE%9E=2", strings.Split(canonical, "\n")[2])
+}
+
+func TestCanonicalRequestV3QueryOrder(t *testing.T) {
+	query := url.Values{
+		"b":        {"2", "1"},
+		"TicketId": {"t"},
+		"Biz":      {"RPBasic"},
+		"a":        {"z", "y"},
+	}
+	canonical, _ := CanonicalRequestV3("GET", "/", query, nil, emptyPayloadHashV3)
+	assert.Equal(t, "Biz=RPBasic&TicketId=t&a=z&a=y&b=2&b=1", strings.Split(canonical, "\n")[2],
+		"names sort by byte value and the values of one name keep their order")
 }
 
 func TestHashPayloadV3(t *testing.T) {
