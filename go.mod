@@ -2,6 +2,10 @@ module github.com/cloudauth-go/cloudauth
 
 go 1.22
 
-require github.com/stretchr/testify v1.12.1
+require (
+	github.com/google/go-querystring v1.2.0
+	github.com/jarcoal/httpmock v1.4.2
+	github.com/stretchr/testify v1.12.1
+)
 
 require go.yaml.in/yaml/v3 v3.0.5 // indirect

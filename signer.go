@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"net/url"
-	"sort"
 )
 
 // This file holds the RPC signature V1 (HMAC-SHA1) signer. Its functions are
@@ -24,8 +23,14 @@ type queryParam struct {
 }
 
 // sortParams sorts params by name, keeping the given order of equal names.
+// It is an insertion sort, because a request has a dozen or so parameters
+// and this sorts them without allocating.
 func sortParams(params []queryParam) {
-	sort.SliceStable(params, func(i, j int) bool { return params[i].name < params[j].name })
+	for i := 1; i < len(params); i++ {
+		for j := i; j > 0 && params[j].name < params[j-1].name; j-- {
+			params[j], params[j-1] = params[j-1], params[j]
+		}
+	}
 }
 
 // shouldEscape reports whether RFC 3986 requires b to be percent-encoded,

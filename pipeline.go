@@ -1,0 +1,432 @@
+package cloudauth
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// invoke calls an RPC action with the action's own parameters in values and
+// decodes a successful answer into env. It signs each attempt anew, retries
+// what retryable allows up to the client's maximum, and corrects the clock
+// once when the service rejects the timestamp.
+func invoke[D any](ctx context.Context, c *Client, action string, values url.Values, env *envelope[D]) error {
+	maxAttempts := c.maxAttempts
+	clockCorrected := false
+	for attempt := 1; ; attempt++ {
+		*env = envelope[D]{}
+		err := sendAttempt(ctx, c, action, values, env)
+		if err == nil {
+			return nil
+		}
+
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return c.fail(ctx, action, attempt, err, ctxErr)
+		}
+		var apiErr *APIError
+		isAPIError := errors.As(err, &apiErr)
+		if isAPIError && apiErr.clockSkewed() && !clockCorrected && c.adjustClock(apiErr) {
+			// One extra attempt beyond the maximum, once per call, because
+			// the correction makes the next signature acceptable.
+			clockCorrected = true
+			maxAttempts++
+			c.logRetry(ctx, action, attempt, 0, err)
+			continue
+		}
+		if !retryable(err) || attempt >= maxAttempts {
+			return c.fail(ctx, action, attempt, err, nil)
+		}
+
+		wait := c.backoff(attempt)
+		if isAPIError && apiErr.retryAfter > 0 {
+			if apiErr.retryAfter > c.maxBackoff {
+				return c.fail(ctx, action, attempt, err, nil)
+			}
+			wait = max(wait, apiErr.retryAfter)
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+			// Sleeping would only end in the deadline, so return the
+			// failure the caller can act on now.
+			return c.fail(ctx, action, attempt, err, nil)
+		}
+
+		c.logRetry(ctx, action, attempt, wait, err)
+		if sleepErr := sleep(ctx, wait); sleepErr != nil {
+			return c.fail(ctx, action, attempt, err, sleepErr)
+		}
+	}
+}
+
+// sleep waits for d or until ctx ends, and returns ctx's error in that case.
+func sleep(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+// backoff returns the wait after the attempt-th failed attempt: the minimum
+// doubled for each earlier retry, capped at the maximum, with jitter that
+// picks a random wait between half of it and all of it.
+func (c *Client) backoff(attempt int) time.Duration {
+	wait := c.minBackoff
+	for i := 1; i < attempt && wait < c.maxBackoff; i++ {
+		wait *= 2
+	}
+	wait = min(wait, c.maxBackoff)
+	half := wait / 2
+	return half + rand.N(wait-half+1)
+}
+
+// fail logs a call's final failure and returns the error for the caller:
+// err itself after one attempt, or an *attemptsError that wraps it and says
+// how many attempts were made.
+func (c *Client) fail(ctx context.Context, action string, attempts int, err, ctxErr error) error {
+	var result error
+	if attempts == 1 && (ctxErr == nil || errors.Is(err, ctxErr)) {
+		result = err
+	} else {
+		result = &attemptsError{action: action, attempts: attempts, err: err, ctxErr: ctxErr}
+	}
+	if c.logger != nil {
+		attrs := []slog.Attr{
+			slog.String("action", action),
+			slog.Int("attempts", attempts),
+			slog.String("error", result.Error()),
+		}
+		attrs = appendErrorAttrs(attrs, err)
+		c.logger.LogAttrs(ctx, slog.LevelError, "cloudauth: call failed", attrs...)
+	}
+	return result
+}
+
+func (c *Client) logRetry(ctx context.Context, action string, attempt int, wait time.Duration, err error) {
+	if c.logger == nil {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("action", action),
+		slog.Int("attempt", attempt),
+		slog.Duration("wait", wait),
+		slog.String("error", err.Error()),
+	}
+	attrs = appendErrorAttrs(attrs, err)
+	c.logger.LogAttrs(ctx, slog.LevelWarn, "cloudauth: retrying", attrs...)
+}
+
+// appendErrorAttrs adds the service's code and request id of err, if any.
+func appendErrorAttrs(attrs []slog.Attr, err error) []slog.Attr {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		attrs = append(attrs,
+			slog.Int("http_status", apiErr.HTTPStatusCode),
+			slog.String("code", apiErr.Code),
+			slog.String("request_id", apiErr.RequestID))
+	}
+	var respErr *ResponseError
+	if errors.As(err, &respErr) {
+		attrs = append(attrs,
+			slog.Int("http_status", respErr.HTTPStatusCode),
+			slog.String("request_id", respErr.RequestID))
+	}
+	return attrs
+}
+
+// attemptsError is a call's failure after retries, or after its context
+// ended during a backoff. It wraps the last attempt's failure and the
+// context's error, so errors.Is and errors.As reach both.
+type attemptsError struct {
+	action   string
+	attempts int
+	err      error
+	ctxErr   error
+}
+
+func (e *attemptsError) Error() string {
+	last := strings.TrimPrefix(e.err.Error(), "cloudauth: ")
+	plural := "s"
+	if e.attempts == 1 {
+		plural = ""
+	}
+	if e.ctxErr != nil && e.ctxErr != e.err {
+		return fmt.Sprintf("cloudauth: %s stopped after %d attempt%s (%v); last failure: %s",
+			e.action, e.attempts, plural, e.ctxErr, last)
+	}
+	return fmt.Sprintf("cloudauth: %s failed after %d attempt%s: %s", e.action, e.attempts, plural, last)
+}
+
+func (e *attemptsError) Unwrap() []error {
+	if e.ctxErr != nil && e.ctxErr != e.err {
+		return []error{e.err, e.ctxErr}
+	}
+	return []error{e.err}
+}
+
+// sendAttempt signs and sends one request and decodes its answer.
+func sendAttempt[D any](ctx context.Context, c *Client, action string, values url.Values, env *envelope[D]) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("cloudauth: %s was not sent: %w", action, err)
+	}
+	creds, err := c.retrieveCredentials(ctx)
+	if err != nil {
+		return err
+	}
+	attemptCtx := ctx
+	if c.attemptTimeout > 0 {
+		var cancel context.CancelFunc
+		attemptCtx, cancel = context.WithTimeout(ctx, c.attemptTimeout)
+		defer cancel()
+	}
+
+	req, signature, err := c.newRequest(attemptCtx, action, values, creds)
+	if err != nil {
+		return err
+	}
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		return newTransportError(ctx, req, err)
+	}
+
+	buf := getBuffer()
+	defer putBuffer(buf)
+	body, readErr := readBody(resp, buf, c.maxResponseBytes)
+	if readErr != nil && !errors.Is(readErr, errBodyTooLarge) {
+		return newTransportError(ctx, req, readErr)
+	}
+
+	var result error
+	switch {
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		result = parseErrorBody(resp, body)
+	case readErr != nil:
+		result = newResponseError(resp, body, "", readErr)
+	default:
+		result = decodeSuccess(resp, body, env)
+	}
+	if result != nil {
+		redactError(result, creds, signature)
+	}
+	return result
+}
+
+// newRequest builds the signed GET request of one attempt.
+func (c *Client) newRequest(ctx context.Context, action string, values url.Values, creds Credentials) (*http.Request, string, error) {
+	nonce, err := newNonce()
+	if err != nil {
+		return nil, "", err
+	}
+	var timestamp [len(timestampLayout)]byte
+	c.signingTime().AppendFormat(timestamp[:0], timestampLayout)
+
+	query, signature := c.signedQueryV1(action, values, creds, nonce, string(timestamp[:]))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint, nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("cloudauth: building the request: %w", err)
+	}
+	req.URL.RawQuery = query
+	req.Header["User-Agent"] = c.userAgentValue
+	req.Header["Accept"] = c.acceptValue
+	return req, signature, nil
+}
+
+// timestampLayout is the UTC form of the Timestamp parameter.
+const timestampLayout = "2006-01-02T15:04:05Z"
+
+// signedQueryV1 returns the query of a V1-signed request, Signature
+// included, and the signature itself.
+func (c *Client) signedQueryV1(action string, values url.Values, creds Credentials, nonce, timestamp string) (string, string) {
+	var storage [16]queryParam
+	params := append(storage[:0],
+		queryParam{"AccessKeyId", creds.AccessKeyID},
+		queryParam{"Action", action},
+		queryParam{"Format", string(c.format)},
+		queryParam{"RegionId", c.region},
+		queryParam{"SignatureMethod", "HMAC-SHA1"},
+		queryParam{"SignatureNonce", nonce},
+		queryParam{"SignatureVersion", "1.0"},
+		queryParam{"Timestamp", timestamp},
+		queryParam{"Version", APIVersion},
+	)
+	if creds.SecurityToken != "" {
+		params = append(params, queryParam{"SecurityToken", creds.SecurityToken})
+	}
+	for name, list := range values {
+		for _, value := range list {
+			params = append(params, queryParam{name, value})
+		}
+	}
+	sortParams(params)
+
+	scratch := getScratch()
+	defer putScratch(scratch)
+	query := appendCanonicalQuery(scratch.query[:0], params)
+	stringToSign := appendStringToSignV1(scratch.stringToSign[:0], http.MethodGet, query)
+	signature := appendSignatureV1(scratch.signature[:0], stringToSign, creds.AccessKeySecret)
+	query = append(query, "&Signature="...)
+	query = appendPercentEncoded(query, string(signature))
+	scratch.query, scratch.stringToSign, scratch.signature = query, stringToSign, signature
+	return string(query), string(signature)
+}
+
+// scratchBuffers are reused between requests to build the query and the
+// string to sign without allocating.
+type scratchBuffers struct {
+	query, stringToSign, signature []byte
+}
+
+var scratchPool = sync.Pool{New: func() any {
+	return &scratchBuffers{
+		query:        make([]byte, 0, 512),
+		stringToSign: make([]byte, 0, 640),
+		signature:    make([]byte, 0, 64),
+	}
+}}
+
+func getScratch() *scratchBuffers { return scratchPool.Get().(*scratchBuffers) }
+
+func putScratch(s *scratchBuffers) {
+	if cap(s.query) <= 16<<10 && cap(s.stringToSign) <= 16<<10 {
+		scratchPool.Put(s)
+	}
+}
+
+var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getBuffer() *bytes.Buffer {
+	buf := bufferPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	return buf
+}
+
+// putBuffer returns buf to the pool unless a large answer grew it, so the
+// pool does not pin large buffers.
+func putBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= 64<<10 {
+		bufferPool.Put(buf)
+	}
+}
+
+// maxDrainBytes bounds how much of an unread body is discarded before the
+// body is closed, so the connection can be reused without reading a huge
+// answer to its end.
+const maxDrainBytes = 64 << 10
+
+// readBody reads resp's body into buf, at most limit bytes, then drains and
+// closes it. It returns errBodyTooLarge, with the first limit bytes, when
+// the body is longer.
+func readBody(resp *http.Response, buf *bytes.Buffer, limit int64) ([]byte, error) {
+	defer func() {
+		_, _ = io.CopyN(io.Discard, resp.Body, maxDrainBytes)
+		_ = resp.Body.Close()
+	}()
+	if resp.ContentLength > limit {
+		return nil, errBodyTooLarge
+	}
+	if resp.ContentLength > 0 {
+		buf.Grow(int(resp.ContentLength) + 1)
+	}
+	reader := io.LimitedReader{R: resp.Body, N: limit + 1}
+	if _, err := buf.ReadFrom(&reader); err != nil {
+		return nil, err
+	}
+	if int64(buf.Len()) > limit {
+		return buf.Bytes()[:limit], errBodyTooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+// newTransportError rewrites a failure of an HTTP exchange so that its text
+// names the endpoint without the query, which carries the signature and any
+// security token.
+func newTransportError(ctx context.Context, req *http.Request, err error) error {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		err = urlErr.Err
+	}
+	endpoint := req.URL.Scheme + "://" + req.URL.Host + req.URL.Path
+	return &transportError{
+		op:          req.Method,
+		url:         endpoint,
+		err:         stripQueries(err, req.URL.RawQuery),
+		contextDone: ctx.Err() != nil,
+	}
+}
+
+// stripQueries returns err, or when its text contains the request's query,
+// an error with the same chain whose text has the query removed.
+func stripQueries(err error, rawQuery string) error {
+	if rawQuery == "" || !strings.Contains(err.Error(), rawQuery) {
+		return err
+	}
+	return &scrubbedError{text: strings.ReplaceAll(err.Error(), rawQuery, "[query removed]"), err: err}
+}
+
+// scrubbedError replaces the text of an error that would leak a secret,
+// and keeps the error for errors.Is and errors.As.
+type scrubbedError struct {
+	text string
+	err  error
+}
+
+func (e *scrubbedError) Error() string { return e.text }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// redactError removes the secret, the security token and the signature of
+// the attempt from the text fields of err. The service can echo them: a
+// SignatureDoesNotMatch message repeats the string to sign, which contains
+// the security token.
+func redactError(err error, creds Credentials, signature string) {
+	secrets := secretForms(creds.AccessKeySecret, creds.SecurityToken, signature)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		apiErr.Message = redactText(apiErr.Message, secrets)
+		apiErr.Recommend = redactText(apiErr.Recommend, secrets)
+		apiErr.Code = redactText(apiErr.Code, secrets)
+		apiErr.RequestID = redactText(apiErr.RequestID, secrets)
+		apiErr.HostID = redactText(apiErr.HostID, secrets)
+	}
+	var respErr *ResponseError
+	if errors.As(err, &respErr) {
+		respErr.Excerpt = redactText(respErr.Excerpt, secrets)
+		respErr.RequestID = redactText(respErr.RequestID, secrets)
+		if respErr.Err != nil && redactText(respErr.Err.Error(), secrets) != respErr.Err.Error() {
+			respErr.Err = &scrubbedError{text: redactText(respErr.Err.Error(), secrets), err: respErr.Err}
+		}
+	}
+}
+
+// secretForms returns each non-empty secret as it is, percent-encoded once
+// and percent-encoded twice, as it appears in a string to sign.
+func secretForms(secrets ...string) []string {
+	forms := make([]string, 0, 3*len(secrets))
+	for _, secret := range secrets {
+		if len(secret) < 4 {
+			continue
+		}
+		once := PercentEncode(secret)
+		forms = append(forms, secret, once, PercentEncode(once), url.QueryEscape(secret))
+	}
+	return forms
+}
+
+func redactText(text string, secrets []string) string {
+	for _, secret := range secrets {
+		if strings.Contains(text, secret) {
+			text = strings.ReplaceAll(text, secret, "[REDACTED]")
+		}
+	}
+	return text
+}
