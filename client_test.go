@@ -733,3 +733,32 @@ func TestPrintedValuesHideSecrets(t *testing.T) {
 	assert.Contains(t, fmt.Sprintf("%v", client), "cloudauth.test")
 	assert.Contains(t, fmt.Sprintf("%#v", creds), "cloudauth.Credentials{")
 }
+
+func TestGetStatusSignatureV3Request(t *testing.T) {
+	m := newMockServer(t, respond(200, `{"Data":{"StatusCode":1}}`))
+	client := newTestClient(t, m, WithSignatureVersion(SignatureV3), WithFormat(FormatXML))
+	client.credentials = NewStaticCredentialsProvider(testKeyID, testSecret, testToken)
+	_, err := client.GetStatus(context.Background(), &GetStatusRequest{Biz: "RP Basic", TicketID: "t*1"})
+	require.NoError(t, err)
+
+	req := m.request(0)
+	q := req.URL.Query()
+	assert.Equal(t, url.Values{"Biz": {"RP Basic"}, "TicketId": {"t*1"}, "Format": {"XML"}, "RegionId": {DefaultRegion}}, q,
+		"only the API's parameters travel in the query")
+	assert.Equal(t, "Biz=RP%20Basic&Format=XML&RegionId=cn-hangzhou&TicketId=t%2A1", req.URL.RawQuery)
+	assert.Equal(t, "GetStatus", req.Header.Get("x-acs-action"))
+	assert.Equal(t, APIVersion, req.Header.Get("x-acs-version"))
+	assert.Equal(t, HashPayloadV3(nil), req.Header.Get("x-acs-content-sha256"))
+	assert.Equal(t, testToken, req.Header.Get("x-acs-security-token"))
+	assert.Len(t, req.Header.Get("x-acs-signature-nonce"), 32)
+	assert.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`, req.Header.Get("x-acs-date"))
+	assert.Equal(t, "application/xml", req.Header.Get("Accept"))
+
+	signed := req.Header.Clone()
+	signed.Del("Authorization")
+	signed.Set("host", req.URL.Host)
+	want := SignV3(http.MethodGet, "/", q, signed, HashPayloadV3(nil), testKeyID, testSecret)
+	assert.Equal(t, want, req.Header.Get("Authorization"))
+	assert.Contains(t, want, "SignedHeaders=host;x-acs-action;x-acs-content-sha256;x-acs-date;"+
+		"x-acs-security-token;x-acs-signature-nonce;x-acs-version,")
+}

@@ -222,21 +222,26 @@ func sendAttempt[D any](ctx context.Context, c *Client, action string, values ur
 	return result
 }
 
-// newRequest builds the signed GET request of one attempt.
+// newRequest builds the signed GET request of one attempt and returns it
+// with its signature, which error messages must not show.
 func (c *Client) newRequest(ctx context.Context, action string, values url.Values, creds Credentials) (*http.Request, string, error) {
 	nonce, err := newNonce()
 	if err != nil {
 		return nil, "", err
 	}
-	var timestamp [len(timestampLayout)]byte
-	c.signingTime().AppendFormat(timestamp[:0], timestampLayout)
+	var timestampBuf [len(timestampLayout)]byte
+	timestamp := string(c.signingTime().AppendFormat(timestampBuf[:0], timestampLayout))
 
-	query, signature := c.signedQueryV1(action, values, creds, nonce, string(timestamp[:]))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint, nil)
 	if err != nil {
 		return nil, "", fmt.Errorf("cloudauth: building the request: %w", err)
 	}
-	req.URL.RawQuery = query
+	var signature string
+	if c.signatureVersion == SignatureV3 {
+		signature = c.signV3(req, action, values, creds, nonce, timestamp)
+	} else {
+		req.URL.RawQuery, signature = c.signedQueryV1(action, values, creds, nonce, timestamp)
+	}
 	req.Header["User-Agent"] = c.userAgentValue
 	req.Header["Accept"] = c.acceptValue
 	return req, signature, nil
@@ -281,6 +286,65 @@ func (c *Client) signedQueryV1(action string, values url.Values, creds Credentia
 	return string(query), string(signature)
 }
 
+// signV3 puts the action's parameters in req's query and the common ones
+// in x-acs-* headers, and signs them all with signature V3 in the
+// Authorization header. It returns the hex signature.
+func (c *Client) signV3(req *http.Request, action string, values url.Values, creds Credentials, nonce, timestamp string) string {
+	var queryStorage [8]queryParam
+	query := append(queryStorage[:0],
+		queryParam{"Format", string(c.format)},
+		queryParam{"RegionId", c.region},
+	)
+	for name, list := range values {
+		for _, value := range list {
+			query = append(query, queryParam{name, value})
+		}
+	}
+	sortParams(query)
+
+	// These names are already lower-case and in sorted order.
+	var headerStorage [7]queryParam
+	headers := append(headerStorage[:0],
+		queryParam{"host", req.URL.Host},
+		queryParam{"x-acs-action", action},
+		queryParam{"x-acs-content-sha256", emptyPayloadHashV3},
+		queryParam{"x-acs-date", timestamp},
+	)
+	if creds.SecurityToken != "" {
+		headers = append(headers, queryParam{"x-acs-security-token", creds.SecurityToken})
+	}
+	headers = append(headers,
+		queryParam{"x-acs-signature-nonce", nonce},
+		queryParam{"x-acs-version", APIVersion},
+	)
+
+	scratch := getScratch()
+	defer putScratch(scratch)
+	rawQuery := appendCanonicalQuery(scratch.query[:0], query)
+	authorization := appendSignV3(scratch.signature[:0], http.MethodGet, "/", query, headers,
+		emptyPayloadHashV3, creds.AccessKeyID, creds.AccessKeySecret)
+	scratch.query, scratch.signature = rawQuery, authorization
+
+	req.URL.RawQuery = string(rawQuery)
+	for _, header := range headers[1:] {
+		req.Header[canonicalV3HeaderKeys[header.name]] = []string{header.value}
+	}
+	value := string(authorization)
+	req.Header["Authorization"] = []string{value}
+	return value[strings.LastIndexByte(value, '=')+1:]
+}
+
+// canonicalV3HeaderKeys maps the x-acs-* names signV3 signs to their
+// canonical MIME form, saving http.CanonicalHeaderKey's allocation.
+var canonicalV3HeaderKeys = map[string]string{
+	"x-acs-action":          "X-Acs-Action",
+	"x-acs-content-sha256":  "X-Acs-Content-Sha256",
+	"x-acs-date":            "X-Acs-Date",
+	"x-acs-security-token":  "X-Acs-Security-Token",
+	"x-acs-signature-nonce": "X-Acs-Signature-Nonce",
+	"x-acs-version":         "X-Acs-Version",
+}
+
 // scratchBuffers are reused between requests to build the query and the
 // string to sign without allocating.
 type scratchBuffers struct {
@@ -291,7 +355,7 @@ var scratchPool = sync.Pool{New: func() any {
 	return &scratchBuffers{
 		query:        make([]byte, 0, 512),
 		stringToSign: make([]byte, 0, 640),
-		signature:    make([]byte, 0, 64),
+		signature:    make([]byte, 0, 256),
 	}
 }}
 
