@@ -136,7 +136,7 @@ func newDefaultHTTPClient() *http.Client {
 	return &http.Client{Transport: transport, CheckRedirect: refuseRedirect}
 }
 
-// refuseRedirect makes an *http.Client return a 3xx answer as it is, so a
+// refuseRedirect makes an *http.Client return a 3xx response as it is, so a
 // signed request is never sent to another URL.
 func refuseRedirect(*http.Request, []*http.Request) error {
 	return http.ErrUseLastResponse

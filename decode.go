@@ -93,8 +93,8 @@ func decodeBody(body []byte, v any) error {
 	return errors.New("the body is neither JSON nor XML")
 }
 
-// successCodes are the values of Code that accompany a successful answer.
-// The XML reference example carries Code 1.
+// isSuccessCode reports whether code is a Code value that comes with a
+// successful response, such as the 1 of the XML reference example.
 func isSuccessCode(code string) bool {
 	switch strings.ToLower(code) {
 	case "", "1", "200", "ok", "success":
@@ -103,7 +103,7 @@ func isSuccessCode(code string) bool {
 	return false
 }
 
-// decodeSuccess decodes a 2xx answer into env. It returns an *APIError when
+// decodeSuccess decodes a 2xx response into env. It returns an *APIError when
 // the body reports a failure and a *ResponseError when the body is unusable.
 func decodeSuccess[D any](resp *http.Response, body []byte, env *envelope[D]) error {
 	body = trimBody(body)
@@ -162,7 +162,7 @@ func describeDecodeError(err error) error {
 	return fmt.Errorf("cannot decode the body: %w", err)
 }
 
-// errorBody is an error answer in the service's JSON or XML shape. Every
+// errorBody is an error response in the service's JSON or XML shape. Every
 // field is a flexString, so a number where a string belongs never fails it.
 type errorBody struct {
 	RequestID flexString `json:"RequestId" xml:"RequestId"`
@@ -172,7 +172,7 @@ type errorBody struct {
 	Recommend flexString `json:"Recommend" xml:"Recommend"`
 }
 
-// parseErrorBody builds the *APIError for a non-2xx answer from whatever the
+// parseErrorBody builds the *APIError for a non-2xx response from whatever the
 // body carries: JSON, XML, HTML, other text or nothing.
 func parseErrorBody(resp *http.Response, body []byte) *APIError {
 	body = trimBody(body)

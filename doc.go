@@ -31,10 +31,10 @@
 //
 // GetStatus returns three kinds of error:
 //
-//   - *APIError for every non-2xx answer and for a 2xx answer whose Success
+//   - *APIError for every non-2xx response and for a 2xx response whose Success
 //     is false. errors.Is matches its Code against ErrInternal,
 //     ErrParamMissing, ErrNoPermission and ErrInvalidBiz.
-//   - *ResponseError for a 2xx answer that is empty, malformed or has no
+//   - *ResponseError for a 2xx response that is empty, malformed or has no
 //     Data. It is not retried.
 //   - an error satisfying errors.Is(err, ErrParamMissing) for a nil request
 //     or an empty Biz or TicketID, which is rejected before anything is sent.
@@ -48,14 +48,14 @@
 //
 // WithFormat asks for JSON (the default) or XML. Whatever was asked for, the
 // client detects the format from the body's first byte, so an XML error page
-// from a gateway decodes as well as a JSON answer. Numbers and booleans may
+// from a gateway decodes as well as a JSON response. Numbers and booleans may
 // be quoted, unknown fields are ignored, and an undocumented StatusCode
 // decodes as it is: check StatusCode.IsKnown and StatusCode.IsFinal.
 //
 // # Retries
 //
 // A call is tried up to three times (WithMaxAttempts). Transport failures,
-// 5xx answers, Throttling codes and ServiceUnavailable are retried after an
+// 5xx responses, Throttling codes and ServiceUnavailable are retried after an
 // exponential backoff with jitter (WithBackoff), honouring the throttling
 // headers' TimeLeft. Parameter, permission and signature errors are not
 // retried. A rejected timestamp, when the Date header shows the local clock

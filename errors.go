@@ -13,7 +13,7 @@ import (
 // sentinels are plain values, so use errors.As to read an *APIError's fields.
 var (
 	// ErrInternal matches the code Error.InternalError: an unknown failure in
-	// the service (HTTP 500). The client retries it as a 5xx answer.
+	// the service (HTTP 500). The client retries it as a 5xx response.
 	ErrInternal = errors.New("cloudauth: Error.InternalError")
 
 	// ErrParamMissing matches the code InvalidParam.ParamMissing. GetStatus
@@ -38,7 +38,7 @@ var sentinelByCode = map[string]error{
 	"InvalidParam.InvalidBiz":   ErrInvalidBiz,
 }
 
-// APIError is the error for every non-2xx answer, and for a 2xx answer whose
+// APIError is the error for every non-2xx response, and for a 2xx response whose
 // Success field is false. Fields the body did not carry are empty; Message
 // holds a short plain-text excerpt when the body was HTML or other text, as
 // gateways send.
@@ -108,7 +108,7 @@ func (e *APIError) Throttled() bool {
 }
 
 // Temporary reports whether the same request may succeed later: a 5xx
-// answer, throttling or ServiceUnavailable. Parameter, permission and
+// response, throttling or ServiceUnavailable. Parameter, permission and
 // signature errors are not temporary.
 func (e *APIError) Temporary() bool {
 	return e.HTTPStatusCode >= 500 || e.Throttled() || e.Code == "ServiceUnavailable"
@@ -120,7 +120,7 @@ func (e *APIError) clockSkewed() bool {
 		e.Code == "InvalidTimeStamp.Format"
 }
 
-// ResponseError is the error for a 2xx answer the client cannot use: an
+// ResponseError is the error for a 2xx response the client cannot use: an
 // empty or malformed body, or one without Data. It is not an *APIError,
 // because the service did not report a failure, and it is not retried.
 type ResponseError struct {
@@ -167,8 +167,8 @@ var errNoData = errors.New("the body has no Data element")
 var errEmptyBody = errors.New("the body is empty")
 
 // retryable reports whether a failed attempt may be tried again: transport
-// failures and temporary service answers. Context cancellation, requests the
-// client rejected and unusable 2xx answers are final.
+// failures and temporary service responses. Context cancellation, requests the
+// client rejected and unusable 2xx responses are final.
 func retryable(err error) bool {
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
@@ -178,7 +178,7 @@ func retryable(err error) bool {
 	return errors.As(err, &transportErr) && !transportErr.contextDone
 }
 
-// transportError is a failure to send the request or read the answer. Its
+// transportError is a failure to send the request or read the response. Its
 // message never contains the request's query, which carries the signature
 // and any security token.
 type transportError struct {

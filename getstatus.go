@@ -44,14 +44,14 @@ type GetStatusResponse struct {
 	StatusCode StatusCode
 	// SimilarityScore is the similarity, from 0 to 100, between the face
 	// photo and the ID card's portrait. It is meaningful only when the
-	// submission had both pictures, and is 0 when the answer left it out.
+	// submission had both pictures, and is 0 when the response left it out.
 	SimilarityScore float64
 	// AuditConclusions says why a rejected submission failed, such as a
 	// blurred ID photo.
 	AuditConclusions string
 }
 
-// getStatusData is the Data element of a GetStatus answer.
+// getStatusData is the Data element of a GetStatus response.
 type getStatusData struct {
 	StatusCode       flexInt    `json:"StatusCode" xml:"StatusCode"`
 	SimilarityScore  flexFloat  `json:"SimilarityScore" xml:"SimilarityScore"`
@@ -60,7 +60,7 @@ type getStatusData struct {
 
 var errNoStatusCode = errors.New("the Data element has no StatusCode")
 
-// check rejects Data without a StatusCode, which carries no answer.
+// check rejects Data without a StatusCode, which carries no response.
 func (d *getStatusData) check() error {
 	if !d.StatusCode.set {
 		return errNoStatusCode
@@ -69,12 +69,12 @@ func (d *getStatusData) check() error {
 }
 
 // GetStatus returns the verification state of req's ticket. It retries
-// transport failures, 5xx answers and throttling as the client's options
+// transport failures, 5xx responses and throttling as the client's options
 // set, and stops when ctx ends.
 //
 // A nil request or an empty Biz or TicketID is rejected before anything is
 // sent, with an error that satisfies errors.Is(err, ErrParamMissing). An
-// answer the service marks as failed is an *APIError; a 2xx answer the
+// response the service marks as failed is an *APIError; a 2xx response the
 // client cannot decode is a *ResponseError.
 func (c *Client) GetStatus(ctx context.Context, req *GetStatusRequest) (*GetStatusResponse, error) {
 	if err := req.validate(); err != nil {

@@ -236,7 +236,7 @@ func WithUserAgent(product string) Option {
 	}
 }
 
-// WithMaxResponseBytes caps the size of a response body. A larger answer
+// WithMaxResponseBytes caps the size of a response body. A larger response
 // is an error. The default is DefaultMaxResponseBytes (1 MiB).
 func WithMaxResponseBytes(limit int64) Option {
 	return func(c *config) error {
@@ -264,7 +264,7 @@ func WithBackoff(minWait, maxWait time.Duration) Option {
 }
 
 // WithAttemptTimeout bounds each attempt, from sending the request to
-// reading the whole answer, so that one slow answer is retried instead of
+// reading the whole response, so that one slow response is retried instead of
 // using up the call's whole deadline. Zero, the default, sets no bound
 // beyond the context's.
 func WithAttemptTimeout(timeout time.Duration) Option {

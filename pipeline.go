@@ -16,7 +16,7 @@ import (
 )
 
 // invoke calls an RPC action with the action's own parameters in values and
-// decodes a successful answer into env. It signs each attempt anew, retries
+// decodes a successful response into env. It signs each attempt anew, retries
 // what retryable allows up to the client's maximum, and corrects the clock
 // once when the service rejects the timestamp.
 func invoke[D any](ctx context.Context, c *Client, action string, values url.Values, env *envelope[D]) error {
@@ -175,7 +175,7 @@ func (e *attemptsError) Unwrap() []error {
 	return []error{e.err}
 }
 
-// sendAttempt signs and sends one request and decodes its answer.
+// sendAttempt signs and sends one request and decodes its response.
 func sendAttempt[D any](ctx context.Context, c *Client, action string, values url.Values, env *envelope[D]) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("cloudauth: %s was not sent: %w", action, err)
@@ -375,7 +375,7 @@ func getBuffer() *bytes.Buffer {
 	return buf
 }
 
-// putBuffer returns buf to the pool unless a large answer grew it, so the
+// putBuffer returns buf to the pool unless a large response grew it, so the
 // pool does not pin large buffers.
 func putBuffer(buf *bytes.Buffer) {
 	if buf.Cap() <= 64<<10 {
@@ -385,7 +385,7 @@ func putBuffer(buf *bytes.Buffer) {
 
 // maxDrainBytes bounds how much of an unread body is discarded before the
 // body is closed, so the connection can be reused without reading a huge
-// answer to its end.
+// response to its end.
 const maxDrainBytes = 64 << 10
 
 // readBody reads resp's body into buf, at most limit bytes, then drains and
