@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -489,16 +490,27 @@ func TestGetStatusMaxAttemptsOne(t *testing.T) {
 	assert.Equal(t, 1, m.count())
 }
 
+// cancelOnRetry is a slog.Handler that cancels a context when the client
+// logs a retry, which happens just before the backoff starts.
+type cancelOnRetry struct {
+	slog.Handler
+	cancel context.CancelFunc
+}
+
+func (h cancelOnRetry) Handle(_ context.Context, record slog.Record) error {
+	if record.Message == "cloudauth: retrying" {
+		h.cancel()
+	}
+	return nil
+}
+
 func TestGetStatusCancelDuringBackoff(t *testing.T) {
-	m := newMockServer(t, respond(503, `{"Code":"ServiceUnavailable"}`))
-	client := newTestClient(t, m, WithBackoff(time.Hour, time.Hour), WithMaxAttempts(5))
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		for m.count() == 0 {
-			time.Sleep(time.Millisecond)
-		}
-		cancel()
-	}()
+	defer cancel()
+	logger := slog.New(cancelOnRetry{Handler: slog.NewTextHandler(io.Discard, nil), cancel: cancel})
+	m := newMockServer(t, respond(503, `{"Code":"ServiceUnavailable"}`))
+	client := newTestClient(t, m, WithBackoff(time.Hour, time.Hour), WithMaxAttempts(5), WithLogger(logger))
+
 	_, err := client.GetStatus(ctx, testRequest)
 	require.ErrorIs(t, err, context.Canceled)
 	var apiErr *APIError
