@@ -3,6 +3,7 @@ package cloudauthtest
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -215,14 +216,14 @@ func redactToken(text, token string) string {
 // that signedHeaders leaves out, or "" when none is missing.
 func unsignedHeader(header http.Header, signedHeaders []string) string {
 	for _, name := range v3RequiredSignedHeaders {
-		if !containsString(signedHeaders, name) {
+		if !slices.Contains(signedHeaders, name) {
 			return name
 		}
 	}
 	var unsigned []string
 	for name := range header {
 		lower := strings.ToLower(name)
-		if strings.HasPrefix(lower, "x-acs-") && !containsString(signedHeaders, lower) {
+		if strings.HasPrefix(lower, "x-acs-") && !slices.Contains(signedHeaders, lower) {
 			unsigned = append(unsigned, lower)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -60,7 +61,7 @@ func canonicalQuery(params url.Values, skip ...string) string {
 
 	pairs := make([]pair, 0, len(params))
 	for name, values := range params {
-		if containsString(skip, name) {
+		if slices.Contains(skip, name) {
 			continue
 		}
 		for _, value := range values {
@@ -79,15 +80,6 @@ func canonicalQuery(params url.Values, skip ...string) string {
 		encoded[i] = rfc3986Encode(p.name) + "=" + rfc3986Encode(p.value)
 	}
 	return strings.Join(encoded, "&")
-}
-
-func containsString(list []string, s string) bool {
-	for _, item := range list {
-		if item == s {
-			return true
-		}
-	}
-	return false
 }
 
 // v1StringToSign returns the V1 string to sign for a request with the given
