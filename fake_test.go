@@ -1,9 +1,12 @@
 package cloudauth_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,16 +107,34 @@ func TestFakeRejectsWrongSecret(t *testing.T) {
 }
 
 func TestFakeSTSTokenNeverLeaks(t *testing.T) {
-	srv := newFake(t)
-	// The fake knows this key as an STS key, so a wrong token is rejected
-	// and the message repeats what was signed.
-	client := newFakeClientWith(t, srv, cloudauth.WithCredentials(
-		cloudauth.NewStaticCredentialsProvider("sts-"+fakeKeyID, "wrong-secret-value", fakeToken)))
-	_, err := client.GetStatus(context.Background(), fakeRequest)
-	require.Error(t, err)
-	for _, text := range []string{err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)} {
-		assert.NotContains(t, text, fakeToken)
-		assert.NotContains(t, text, "wrong-secret-value")
+	for _, version := range []cloudauth.SignatureVersion{cloudauth.SignatureV1, cloudauth.SignatureV3} {
+		t.Run(version.String(), func(t *testing.T) {
+			srv := newFake(t)
+			var logs bytes.Buffer
+			logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			// The fake knows this key as an STS key, so the wrong secret is
+			// rejected and the message repeats what was signed.
+			client := newFakeClientWith(t, srv, cloudauth.WithCredentials(
+				cloudauth.NewStaticCredentialsProvider("sts-"+fakeKeyID, "wrong-secret-value", fakeToken)),
+				cloudauth.WithSignatureVersion(version), cloudauth.WithLogger(logger))
+			_, err := client.GetStatus(context.Background(), fakeRequest)
+			var apiErr *cloudauth.APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, "SignatureDoesNotMatch", apiErr.Code)
+			require.NotEmpty(t, logs.String(), "the final failure is logged")
+
+			signature := srv.LastRequest().Query.Get("Signature")
+			if version == cloudauth.SignatureV3 {
+				authorization := srv.LastRequest().Header.Get("Authorization")
+				signature = authorization[strings.LastIndex(authorization, "=")+1:]
+			}
+			require.NotEmpty(t, signature)
+			for _, text := range []string{err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err), logs.String()} {
+				assert.NotContains(t, text, fakeToken)
+				assert.NotContains(t, text, "wrong-secret-value")
+				assert.NotContains(t, text, signature)
+			}
+		})
 	}
 }
 
@@ -165,15 +186,18 @@ func TestFakeInjectedFailuresAreRetried(t *testing.T) {
 		{"HTML bad gateway", cloudauthtest.BadGatewayHTML()},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := newFake(t)
-			srv.SetTicket("RPBasic", "ticket-1", cloudauthtest.TicketState{Status: cloudauth.StatusRejected})
-			srv.FailNext(2, tt.failure)
-			resp, err := newFakeClient(t, srv).GetStatus(context.Background(), fakeRequest)
-			require.NoError(t, err)
-			assert.Equal(t, cloudauth.StatusRejected, resp.StatusCode)
-			assert.Equal(t, 3, srv.Requests())
-		})
+		for _, version := range []cloudauth.SignatureVersion{cloudauth.SignatureV1, cloudauth.SignatureV3} {
+			t.Run(tt.name+" "+version.String(), func(t *testing.T) {
+				srv := newFake(t)
+				srv.SetTicket("RPBasic", "ticket-1", cloudauthtest.TicketState{Status: cloudauth.StatusRejected})
+				srv.FailNext(2, tt.failure)
+				resp, err := newFakeClient(t, srv, cloudauth.WithSignatureVersion(version)).
+					GetStatus(context.Background(), fakeRequest)
+				require.NoError(t, err)
+				assert.Equal(t, cloudauth.StatusRejected, resp.StatusCode)
+				assert.Equal(t, 3, srv.Requests())
+			})
+		}
 	}
 }
 
