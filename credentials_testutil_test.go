@@ -130,6 +130,7 @@ func (f *fakeSTS) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.requests = append(f.requests, form)
 	status, body := f.status, f.body
+	accessKeyID, expiration := f.accessKeyID, f.expiration
 	f.mu.Unlock()
 
 	if status != 0 {
@@ -148,10 +149,10 @@ func (f *fakeSTS) serve(w http.ResponseWriter, r *http.Request) {
 	writeJSON(f.t, w, map[string]any{
 		"RequestId": "req-1",
 		"Credentials": map[string]string{
-			"AccessKeyId":     f.accessKeyID,
+			"AccessKeyId":     accessKeyID,
 			"AccessKeySecret": testRoleSecret,
 			"SecurityToken":   testRoleToken,
-			"Expiration":      f.expiration,
+			"Expiration":      expiration,
 		},
 	})
 }
@@ -169,6 +170,13 @@ func (f *fakeSTS) requestCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.requests)
+}
+
+// configure changes the service's answers under its lock.
+func (f *fakeSTS) configure(change func(f *fakeSTS)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	change(f)
 }
 
 // fail makes every later request get status and body.
