@@ -220,8 +220,12 @@ const maxServiceMessageLength = 300
 // server's string to sign, which contains every request parameter, the
 // security token included.
 func sanitizeServiceMessage(message string, secrets ...string) string {
-	if i := strings.Index(strings.ToLower(message), "string to sign"); i >= 0 {
-		message = strings.TrimSpace(message[:i]) + " [string to sign removed]"
+	lower := strings.ToLower(message)
+	for _, marker := range []string{"server string to sign", "string to sign"} {
+		if i := strings.Index(lower, marker); i >= 0 {
+			message = strings.TrimSpace(message[:i]) + " [string to sign removed]"
+			break
+		}
 	}
 	for _, secret := range secrets {
 		if secret == "" {
