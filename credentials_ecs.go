@@ -13,12 +13,12 @@ import (
 )
 
 const (
-	// defaultMetadataEndpoint is the ECS instance metadata service, which
-	// answers only from inside an instance.
+	// defaultMetadataEndpoint is the ECS instance metadata service, which is
+	// reachable only from inside an instance.
 	defaultMetadataEndpoint = "http://100.100.100.200"
 	// defaultMetadataTimeout bounds each metadata request. It is short
-	// because the default chain asks the metadata service on machines that
-	// are not ECS instances, where nothing answers. The official Go library
+	// because the default chain sends metadata requests on machines that are
+	// not ECS instances, where nothing responds. The official Go library
 	// (aliyun/credentials-go) uses 1-second connect and read timeouts.
 	defaultMetadataTimeout = time.Second
 	// metadataTokenTTLSeconds is the lifetime requested for an IMDSv2 token:
@@ -36,7 +36,12 @@ const (
 // client. It ignores the proxy environment variables, because a proxy cannot
 // reach an instance's link-local metadata service.
 var metadataHTTPClient = func() *http.Client {
-	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport := &http.Transport{}
+	// A program may have replaced http.DefaultTransport with another type,
+	// in which case the zero Transport, which uses no proxy, is the fallback.
+	if base, ok := http.DefaultTransport.(*http.Transport); ok {
+		transport = base.Clone()
+	}
 	transport.Proxy = nil
 	return &http.Client{Transport: transport}
 }()
@@ -44,7 +49,7 @@ var metadataHTTPClient = func() *http.Client {
 // ECSRAMRoleOptions configures an ECSRAMRoleCredentialsProvider.
 type ECSRAMRoleOptions struct {
 	// RoleName is the RAM role attached to the instance. When empty, the
-	// provider asks the metadata service for it on each Retrieve.
+	// provider reads it from the metadata service on each Retrieve.
 	RoleName string
 	// MetadataEndpoint is the metadata service URL. The default is
 	// http://100.100.100.200.

@@ -82,7 +82,7 @@ func (f *fakeMetadata) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// configure changes the service's answers under its lock.
+// configure changes the service's responses under its lock.
 func (f *fakeMetadata) configure(change func(f *fakeMetadata)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
