@@ -127,8 +127,8 @@ func (c *credentialsCache) refresh(ctx context.Context) (Credentials, error) {
 	}
 }
 
-// errProviderPanicked is what waiters get when the provider panics during a
-// refresh. The panic itself goes on in the caller that ran the refresh.
+// errProviderPanicked is the error waiters receive when the provider panics
+// during a refresh. The panic continues in the caller that ran the refresh.
 var errProviderPanicked = errors.New("credentials provider panicked")
 
 // runRefresh calls the provider for call and publishes the result. It always
@@ -182,8 +182,8 @@ func (c *credentialsCache) handleFailure(ctx context.Context, err error, now tim
 		return Credentials{}, err
 	}
 	if ctx.Err() != nil {
-		// The caller gave up, which says nothing about the source, so the
-		// next caller tries again at once.
+		// A canceled caller is no sign that the source failed, so the next
+		// caller tries again at once.
 		return *cached, nil
 	}
 	c.retryAfter.Store(now.Add(credentialsRetryInterval).UnixNano())

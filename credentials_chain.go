@@ -261,8 +261,8 @@ type CredentialsSourceResult struct {
 	// Skipped is true when the source has no settings at all, and false when
 	// it has settings but failed.
 	Skipped bool
-	// Err says why the source was skipped or how it failed. It contains no
-	// secret.
+	// Err is the reason the source was skipped or the error it returned. It
+	// contains no secret.
 	Err error
 }
 
@@ -274,7 +274,7 @@ type NoCredentialsError struct {
 	Sources []CredentialsSourceResult
 }
 
-// noCredentialsAdvice tells the user how to supply credentials.
+// noCredentialsAdvice lists the usual ways to supply credentials.
 const noCredentialsAdvice = "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, " +
 	"run `aliyun configure`, or pass a provider to WithCredentials"
 

@@ -22,7 +22,7 @@ import (
 
 // maxCredentialsResponseBytes caps every body read from STS, the instance
 // metadata service, a credentials URI, and every credentials file. Real
-// answers are a few KiB, so a larger one is an error, not a partial read.
+// responses are a few KiB, so a larger one is an error, not a partial read.
 const maxCredentialsResponseBytes = 1 << 20
 
 // defaultCredentialsHTTPTimeout bounds each STS and credentials URI request
@@ -52,8 +52,8 @@ func notConfigured(format string, args ...any) error {
 	return &sourceNotConfiguredError{reason: fmt.Sprintf(format, args...)}
 }
 
-// isNotConfigured reports whether err itself, not an error it wraps, says
-// that a source has no settings. A provider that wraps a nested provider's
+// isNotConfigured reports whether err itself, not an error it wraps, is a
+// sourceNotConfiguredError. A provider that wraps a nested provider's
 // error this way, such as a profile whose ECS role is turned off, has
 // settings, so the chain reports it as failed.
 func isNotConfigured(err error) bool {
@@ -243,8 +243,8 @@ func sanitizeServiceMessage(message string, secrets ...string) string {
 	return message
 }
 
-// newSignatureNonce returns 128 random bits from crypto/rand as hex, unique
-// enough that the service never sees a nonce twice.
+// newSignatureNonce returns 128 random bits from crypto/rand as hex, so that
+// no two requests carry the same nonce in practice.
 func newSignatureNonce() (string, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {

@@ -22,7 +22,7 @@ const (
 	// when the caller sets none.
 	defaultRoleDurationSeconds = 3600
 	// minRoleDurationSeconds is the shortest lifetime STS accepts. The longest
-	// is the role's MaxSessionDuration, which only STS knows.
+	// is the role's MaxSessionDuration, which STS checks.
 	minRoleDurationSeconds = 900
 )
 

@@ -86,7 +86,7 @@ func writeTestFile(t *testing.T, dir, name, content string) string {
 }
 
 // fakeSTS is an STS endpoint on 127.0.0.1 that verifies AssumeRole
-// signatures with its own code and answers with scripted credentials.
+// signatures with its own code and responds with scripted credentials.
 type fakeSTS struct {
 	*httptest.Server
 	t *testing.T
@@ -103,7 +103,7 @@ type fakeSTS struct {
 	body   string
 }
 
-// newFakeSTS starts a fake STS that knows the source AccessKey "src-id".
+// newFakeSTS starts a fake STS that accepts the source AccessKey "src-id".
 func newFakeSTS(t *testing.T) *fakeSTS {
 	t.Helper()
 	f := &fakeSTS{
@@ -172,7 +172,7 @@ func (f *fakeSTS) requestCount() int {
 	return len(f.requests)
 }
 
-// configure changes the service's answers under its lock.
+// configure changes the service's responses under its lock.
 func (f *fakeSTS) configure(change func(f *fakeSTS)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
