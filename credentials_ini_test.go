@@ -14,7 +14,7 @@ const testINIFile = `
 [default]
 type = access_key
 access_key_id = ini-ak-id
-access_key_secret = ` + testSourceSecret + `
+access_key_secret = ` + testSourceSecret + `#;kept
 
 [role]
 type = ram_role_arn                  # a comment after a space is stripped
@@ -65,7 +65,7 @@ func TestINIProfileDefaultSection(t *testing.T) {
 
 	require.NoError(t, err)
 	require.Equal(t, "ini-ak-id", creds.AccessKeyID)
-	require.Equal(t, testSourceSecret, creds.AccessKeySecret)
+	require.Equal(t, testSourceSecret+"#;kept", creds.AccessKeySecret)
 }
 
 func TestINIProfileRAMRoleARNType(t *testing.T) {
