@@ -358,3 +358,36 @@ func BenchmarkCredentialsCacheHit(b *testing.B) {
 		}
 	})
 }
+
+func TestCacheServesValidCredentialsDuringRefresh(t *testing.T) {
+	clock := newFakeClock()
+	expires := clock.Now().Add(time.Hour)
+	release := make(chan struct{})
+	started := make(chan struct{})
+	provider := &scriptedProvider{next: func(call int32) (Credentials, error) {
+		if call == 1 {
+			return expiringCreds("first", expires), nil
+		}
+		close(started)
+		<-release
+		return expiringCreds("second", expires.Add(time.Hour)), nil
+	}}
+	cache := newCredentialsCache(provider, nil, clock.Now)
+	_, err := cache.Retrieve(context.Background())
+	require.NoError(t, err)
+	clock.Advance(time.Hour - time.Minute)
+	leaderDone := make(chan Credentials, 1)
+	go func() {
+		creds, _ := cache.Retrieve(context.Background())
+		leaderDone <- creds
+	}()
+	<-started
+
+	during, err := cache.Retrieve(context.Background())
+	close(release)
+
+	require.NoError(t, err)
+	require.Equal(t, "first", during.AccessKeyID)
+	require.Equal(t, "second", (<-leaderDone).AccessKeyID)
+	require.Equal(t, int32(2), provider.calls.Load())
+}

@@ -217,3 +217,21 @@ func TestDefaultChainOptionsValidation(t *testing.T) {
 	_, err = NewDefaultCredentialsProvider(func(o *DefaultChainOptions) { o.MetadataTimeout = -1 })
 	require.ErrorContains(t, err, "negative")
 }
+
+func TestDefaultChainOIDCIncompleteFails(t *testing.T) {
+	isolateCredentialsEnv(t)
+	t.Setenv(envOIDCTokenFile, writeTestFile(t, t.TempDir(), "token", testOIDCToken))
+	t.Setenv(envRoleARN, "acs:ram::1234567890:role/oidc")
+	provider, err := NewDefaultCredentialsProvider()
+	require.NoError(t, err)
+
+	_, err = provider.Retrieve(context.Background())
+
+	var noCreds *NoCredentialsError
+	require.ErrorAs(t, err, &noCreds)
+	oidc := noCreds.Sources[1]
+	require.Equal(t, "OIDC role", oidc.Source)
+	require.False(t, oidc.Skipped)
+	require.ErrorContains(t, oidc.Err, "ALIBABA_CLOUD_OIDC_TOKEN_FILE is set but ALIBABA_CLOUD_OIDC_PROVIDER_ARN is not")
+	requireNoSecret(t, err.Error())
+}
