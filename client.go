@@ -74,7 +74,11 @@ func NewClient(opts ...Option) (*Client, error) {
 	}
 	provider := cfg.provider
 	if provider == nil {
-		provider = NewDefaultCredentialsProvider()
+		chain, err := NewDefaultCredentialsProvider()
+		if err != nil {
+			return nil, fmt.Errorf("cloudauth: NewClient: building the default credential chain: %w", err)
+		}
+		provider = chain
 	}
 
 	userAgent := "cloudauth-go/" + Version + " (" + runtime.Version() + "; " +

@@ -110,8 +110,12 @@ func chooseEndpoint(ctx context.Context, opts options, stderr io.Writer) ([]clou
 			return nil, nil, err
 		}
 	}
-	provider := cloudauth.NewDefaultCredentialsProvider()
-	if _, err := provider.Retrieve(ctx); err == nil {
+	provider, err := cloudauth.NewDefaultCredentialsProvider()
+	if err != nil {
+		return nil, nil, err
+	}
+	_, retrieveErr := provider.Retrieve(ctx)
+	if retrieveErr == nil {
 		clientOpts := []cloudauth.Option{cloudauth.WithCredentials(provider)}
 		if opts.endpoint != "" {
 			clientOpts = append(clientOpts, cloudauth.WithEndpoint(opts.endpoint))
@@ -120,7 +124,8 @@ func chooseEndpoint(ctx context.Context, opts options, stderr io.Writer) ([]clou
 	}
 
 	fake := cloudauthtest.NewDemoServer()
-	fmt.Fprintf(stderr, "getstatus: no Alibaba Cloud credentials found, so using the in-process fake endpoint at %s\n", fake.URL)
+	fmt.Fprintf(stderr, "getstatus: %v\n", retrieveErr)
+	fmt.Fprintf(stderr, "getstatus: so using the in-process fake endpoint at %s\n", fake.URL)
 	fmt.Fprintf(stderr, "getstatus: its demo tickets are %s, %s and %s in Biz %s\n",
 		cloudauthtest.DemoTicketPassed, cloudauthtest.DemoTicketRejected, cloudauthtest.DemoTicketInReview,
 		cloudauthtest.DemoBiz)
