@@ -774,3 +774,35 @@ func TestGetStatusSignatureV3Request(t *testing.T) {
 	assert.Contains(t, want, "SignedHeaders=host;x-acs-action;x-acs-content-sha256;x-acs-date;"+
 		"x-acs-security-token;x-acs-signature-nonce;x-acs-version,")
 }
+
+func TestClientCachesExpiringCredentials(t *testing.T) {
+	var retrievals atomic.Int32
+	provider := CredentialsProviderFunc(func(context.Context) (Credentials, error) {
+		retrievals.Add(1)
+		return Credentials{AccessKeyID: testKeyID, AccessKeySecret: testSecret, SecurityToken: testToken,
+			Expires: time.Now().Add(time.Hour)}, nil
+	})
+	m := newMockServer(t, respond(200, `{"Data":{"StatusCode":1}}`))
+	client, err := NewClient(WithEndpoint(testEndpoint), WithCredentials(provider),
+		WithHTTPClient(&http.Client{Transport: m.transport}))
+	require.NoError(t, err)
+	for i := 0; i < 5; i++ {
+		_, err := client.GetStatus(context.Background(), testRequest)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int32(1), retrievals.Load())
+	assert.Equal(t, testToken, m.request(4).URL.Query().Get("SecurityToken"))
+}
+
+func TestClientCredentialsFailureIsNotSent(t *testing.T) {
+	provider := CredentialsProviderFunc(func(context.Context) (Credentials, error) {
+		return Credentials{}, errors.New("vault is sealed")
+	})
+	m := newMockServer(t, respond(200, `{"Data":{"StatusCode":1}}`))
+	client, err := NewClient(WithEndpoint(testEndpoint), WithCredentials(provider),
+		WithHTTPClient(&http.Client{Transport: m.transport}))
+	require.NoError(t, err)
+	_, err = client.GetStatus(context.Background(), testRequest)
+	require.ErrorContains(t, err, "retrieving credentials: vault is sealed")
+	assert.Equal(t, 0, m.count())
+}
