@@ -134,14 +134,15 @@ func newWaitConfig(opts []WaitOption) (waitConfig, error) {
 //
 // Transport failures, 5xx responses and throttling that persist through the
 // client's own retries count as a poll, and polling goes on. Any other
-// failure, such as ErrInvalidBiz, ErrNoPermission or a rejected signature,
-// ends the wait at once: WaitForVerdict returns the last response it
-// received, nil if none, with an error that wraps that failure.
+// failure ends the wait at once: ErrInvalidBiz, ErrNoPermission, a rejected
+// signature or AccessKey, a 2xx response the client cannot decode, or a
+// failure of the credentials provider. WaitForVerdict then returns the last
+// response it received, nil if none, with an error that wraps the failure.
 //
 // When ctx ends or WithMaxWait elapses first, WaitForVerdict returns the
-// last response it received, nil if none, with an error that satisfies
-// errors.Is for ctx's error (context.Canceled or context.DeadlineExceeded)
-// and that also wraps the last poll's failure, if that poll failed.
+// last response it received, nil if none, with an error. errors.Is matches
+// that error to ctx's error, context.Canceled or context.DeadlineExceeded.
+// If the last poll failed, the error also wraps that failure.
 //
 // A nil request or an empty Biz or TicketID is rejected before the first
 // poll with an error that satisfies errors.Is(err, ErrParamMissing).

@@ -363,3 +363,17 @@ func TestFailedBeyondContext(t *testing.T) {
 		})
 	}
 }
+
+func TestWaitForVerdictCredentialsFailureEndsAtOnce(t *testing.T) {
+	m := newMockServer(t, respond(200, bodyInReview))
+	client := newTestClient(t, m)
+	providerErr := errors.New("metadata service unreachable")
+	client.credentials = CredentialsProviderFunc(func(context.Context) (Credentials, error) {
+		return Credentials{}, providerErr
+	})
+	resp, err := client.WaitForVerdict(context.Background(), testRequest, fastPolls)
+	require.ErrorIs(t, err, providerErr)
+	assert.Nil(t, resp)
+	assert.Equal(t, 0, m.count())
+	assert.Contains(t, err.Error(), "failed at poll 1: retrieving credentials")
+}

@@ -118,7 +118,8 @@ type Update struct {
 	// Err is the poll's failure, after the client's own retries.
 	Err error
 	// Final reports that the Watcher stopped watching the ticket, because
-	// the condition holds for Response or because Err is permanent.
+	// the condition holds for Response or because Err is permanent. Errors
+	// are permanent or transient as WaitForVerdict describes.
 	Final bool
 }
 
