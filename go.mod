@@ -7,6 +7,7 @@ require (
 	github.com/jarcoal/httpmock v1.4.2
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
+	golang.org/x/time v0.10.0
 	gopkg.in/ini.v1 v1.68.0
 )
 

@@ -175,10 +175,26 @@ func (e *attemptsError) Unwrap() []error {
 	return []error{e.err}
 }
 
+// beforeAttemptKey is the context key of a function that sendAttempt calls
+// before each attempt, retries included. The Watcher sets it to wait for its
+// rate limiter, so the Client itself keeps no per-caller state.
+type beforeAttemptKey struct{}
+
+// withBeforeAttempt returns a copy of ctx whose calls run wait before each
+// attempt. An error from wait ends the call without sending.
+func withBeforeAttempt(ctx context.Context, wait func(context.Context) error) context.Context {
+	return context.WithValue(ctx, beforeAttemptKey{}, wait)
+}
+
 // sendAttempt signs and sends one request and decodes its response.
 func sendAttempt[D any](ctx context.Context, c *Client, action string, values url.Values, env *envelope[D]) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("cloudauth: %s was not sent: %w", action, err)
+	}
+	if wait, ok := ctx.Value(beforeAttemptKey{}).(func(context.Context) error); ok {
+		if err := wait(ctx); err != nil {
+			return fmt.Errorf("cloudauth: %s was not sent: %w", action, err)
+		}
 	}
 	creds, err := c.retrieveCredentials(ctx)
 	if err != nil {
