@@ -28,10 +28,14 @@ const (
 	testToken    = "STS.test-security-token-abcdef"
 )
 
-// readFixture returns a file of the shared fixtures folder.
+// fixturesDir holds copies of the API reference's example responses, error
+// bodies and published signature vectors, so a clone tests on its own.
+var fixturesDir = filepath.Join("testdata", "fixtures")
+
+// readFixture returns a file of the fixtures folder.
 func readFixture(t *testing.T, name string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "shared", "fixtures", name))
+	data, err := os.ReadFile(filepath.Join(fixturesDir, name))
 	require.NoError(t, err)
 	return string(data)
 }
@@ -234,6 +238,7 @@ func TestGetStatusSuccessFalseIsAPIError(t *testing.T) {
 		{"quoted false", `{"RequestId":"r9","Success":"false","Code":"Error.NoPermissionAccess","Message":"no permission"}`},
 		{"XML", `<R><RequestId>r9</RequestId><Success>false</Success><Code>Error.NoPermissionAccess</Code><Message>no permission</Message></R>`},
 		{"code without Data", `{"RequestId":"r9","Code":"Error.NoPermissionAccess","Message":"no permission"}`},
+		{"code with Data", `{"RequestId":"r9","Code":"Error.NoPermissionAccess","Message":"no permission","Data":{"StatusCode":1}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -291,8 +296,8 @@ func TestGetStatusErrorBodies(t *testing.T) {
 			APIError{HTTPStatusCode: 403, Message: "403 Forbidden Forbidden Access & denied"}, nil},
 		{"empty body", 404, "", []string{"x-acs-request-id", "hdr-4"},
 			APIError{HTTPStatusCode: 404, RequestID: "hdr-4"}, nil},
-		{"plain text", 429, "Too many requests, slow down", nil,
-			APIError{HTTPStatusCode: 429, Message: "Too many requests, slow down"}, nil},
+		{"plain text", 400, "Bad request, check the query", nil,
+			APIError{HTTPStatusCode: 400, Message: "Bad request, check the query"}, nil},
 		{"redirect", 302, "", []string{"Location", "https://elsewhere.test/"},
 			APIError{HTTPStatusCode: 302}, nil},
 	}
@@ -430,6 +435,7 @@ func TestGetStatusRetries(t *testing.T) {
 		{"no permission", 403, `{"Code":"Error.NoPermissionAccess"}`, 1, false},
 		{"bad signature", 400, `{"Code":"SignatureDoesNotMatch"}`, 1, false},
 		{"not found", 404, ``, 1, false},
+		{"gateway 429", 429, "Too many requests, slow down", 3, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

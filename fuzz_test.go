@@ -9,18 +9,17 @@ import (
 	"testing"
 )
 
-// addFixtureSeeds adds every file of the shared fixtures folder that ends in
-// one of exts to f's seed corpus.
+// addFixtureSeeds adds every fixture file that ends in one of exts to f's
+// seed corpus.
 func addFixtureSeeds(f *testing.F, exts ...string) {
-	entries, err := os.ReadDir(filepath.Join("..", "shared", "fixtures"))
+	entries, err := os.ReadDir(fixturesDir)
 	if err != nil {
-		f.Logf("fixtures not found, using inline seeds only: %v", err)
-		return
+		f.Fatalf("reading the fixtures: %v", err)
 	}
 	for _, entry := range entries {
 		for _, ext := range exts {
 			if strings.HasSuffix(entry.Name(), ext) {
-				data, err := os.ReadFile(filepath.Join("..", "shared", "fixtures", entry.Name()))
+				data, err := os.ReadFile(filepath.Join(fixturesDir, entry.Name()))
 				if err == nil {
 					f.Add(data)
 				}
@@ -67,7 +66,7 @@ func FuzzDecodeSuccessXML(f *testing.F) {
 
 func checkDecodeSuccess(t *testing.T, body []byte) {
 	var env envelope[getStatusData]
-	err := decodeSuccess(fuzzResponse(200), body, &env)
+	err := decodeSuccess(fuzzResponse(200), body, &env, nil)
 	if err == nil && (env.Data == nil || !env.Data.StatusCode.set) {
 		t.Fatalf("decoded without a StatusCode: %q", body)
 	}
@@ -89,7 +88,7 @@ func FuzzParseErrorBody(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, status := range []int{400, 502} {
-			apiErr := parseErrorBody(fuzzResponse(status), body)
+			apiErr := parseErrorBody(fuzzResponse(status), body, nil)
 			if apiErr.HTTPStatusCode != status {
 				t.Fatalf("status %d became %d", status, apiErr.HTTPStatusCode)
 			}

@@ -2,9 +2,12 @@ package cloudauth
 
 import (
 	"net/url"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // vectorV1A is the published DescribeRegions example, which is signed with the
@@ -103,4 +106,22 @@ func TestStringToSignV1EncodesSpecialValues(t *testing.T) {
 func TestParamsFromValuesOrder(t *testing.T) {
 	params := paramsFromValues(url.Values{"b": {"2", "1"}, "a": {"x"}, "B": {"y"}})
 	assert.Equal(t, []queryParam{{"B", "y"}, {"a", "x"}, {"b", "2"}, {"b", "1"}}, params)
+}
+
+// TestFixturesMatchProjectCopies checks testdata/fixtures against the
+// project's shared fixtures folder, when a checkout has one beside it, so
+// the copies cannot drift from the published vectors.
+func TestFixturesMatchProjectCopies(t *testing.T) {
+	shared := filepath.Join("..", "shared", "fixtures")
+	entries, err := os.ReadDir(shared)
+	if err != nil {
+		t.Skipf("no shared fixtures folder beside this checkout: %v", err)
+	}
+	for _, entry := range entries {
+		want, err := os.ReadFile(filepath.Join(shared, entry.Name()))
+		require.NoError(t, err)
+		got, err := os.ReadFile(filepath.Join(fixturesDir, entry.Name()))
+		require.NoError(t, err, "testdata/fixtures lacks %s", entry.Name())
+		assert.Equal(t, string(want), string(got), entry.Name())
+	}
 }
