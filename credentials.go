@@ -32,7 +32,27 @@ func (c Credentials) validate() error {
 		return fmt.Errorf("credentials for AccessKey ID %s have an empty AccessKeySecret",
 			c.AccessKeyID)
 	}
+	// Both travel in HTTP headers under signature V3, where a control
+	// character would make net/http reject the request before sending it.
+	if hasControl(c.AccessKeyID) {
+		return fmt.Errorf("the AccessKey ID %q contains a control character; check where it was read from",
+			c.AccessKeyID)
+	}
+	if hasControl(c.SecurityToken) {
+		return fmt.Errorf("the security token for AccessKey ID %s contains a control character; check where it was read from",
+			c.AccessKeyID)
+	}
 	return nil
+}
+
+// hasControl reports whether s contains an ASCII control character.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7F {
+			return true
+		}
+	}
+	return false
 }
 
 // expired reports whether c has an expiry time and now is within margin of it.

@@ -96,8 +96,8 @@ func decodeBody(body []byte, v any) error {
 // isSuccessCode reports whether code is a Code value that comes with a
 // successful response, such as the 1 of the XML reference example.
 func isSuccessCode(code string) bool {
-	switch strings.ToLower(code) {
-	case "", "1", "200", "ok", "success":
+	switch strings.ToLower(strings.TrimSpace(code)) {
+	case "", "0", "1", "200", "ok", "success":
 		return true
 	}
 	return false
@@ -105,23 +105,24 @@ func isSuccessCode(code string) bool {
 
 // decodeSuccess decodes a 2xx response into env. It returns an *APIError when
 // the body reports a failure and a *ResponseError when the body is unusable.
-func decodeSuccess[D any](resp *http.Response, body []byte, env *envelope[D]) error {
+func decodeSuccess[D any](resp *http.Response, body []byte, env *envelope[D], secrets *redactor) error {
 	body = trimBody(body)
 	if err := decodeBody(body, env); err != nil {
-		return newResponseError(resp, body, string(env.RequestID), describeDecodeError(err))
+		return newResponseError(resp, body, string(env.RequestID), describeDecodeError(err), secrets)
 	}
-	if env.Success.set && !env.Success.value {
-		return newAPIError(resp, body, env.errorFields())
+	// An explicit Success decides. Without one, an error Code does, so a
+	// gateway's {"Code":"Throttling.User"} is not taken for an answer.
+	failed := env.Success.set && !env.Success.value ||
+		!env.Success.set && !isSuccessCode(string(env.Code))
+	if failed {
+		return newAPIError(resp, body, env.errorFields(), secrets)
 	}
 	if env.Data == nil {
-		if !isSuccessCode(string(env.Code)) {
-			return newAPIError(resp, body, env.errorFields())
-		}
-		return newResponseError(resp, body, string(env.RequestID), errNoData)
+		return newResponseError(resp, body, string(env.RequestID), errNoData, secrets)
 	}
 	if checker, ok := any(env.Data).(dataChecker); ok {
 		if err := checker.check(); err != nil {
-			return newResponseError(resp, body, string(env.RequestID), err)
+			return newResponseError(resp, body, string(env.RequestID), err, secrets)
 		}
 	}
 	if env.RequestID == "" {
@@ -174,67 +175,93 @@ type errorBody struct {
 
 // parseErrorBody builds the *APIError for a non-2xx response from whatever the
 // body carries: JSON, XML, HTML, other text or nothing.
-func parseErrorBody(resp *http.Response, body []byte) *APIError {
+func parseErrorBody(resp *http.Response, body []byte, secrets *redactor) *APIError {
 	body = trimBody(body)
 	var fields errorBody
 	switch detectBody(body) {
 	case bodyJSON:
 		if err := json.Unmarshal(body, &fields); err != nil {
-			fields = errorBody{Message: flexString(textExcerpt(body))}
+			fields = errorBody{Message: flexString(textExcerpt(secrets.redactBytes(body)))}
 		}
 	case bodyXML:
 		if err := xml.Unmarshal(body, &fields); err != nil {
-			fields = errorBody{Message: flexString(textExcerpt(body))}
+			fields = errorBody{Message: flexString(textExcerpt(secrets.redactBytes(body)))}
 		}
 	case bodyHTML, bodyText:
-		fields.Message = flexString(textExcerpt(body))
+		fields.Message = flexString(textExcerpt(secrets.redactBytes(body)))
 	}
-	return newAPIError(resp, body, fields)
+	return newAPIError(resp, body, fields, secrets)
 }
 
-func newAPIError(resp *http.Response, body []byte, fields errorBody) *APIError {
+// Limits on the text fields of an *APIError, so a hostile body cannot
+// flood error text or log records.
+const (
+	maxCodeBytes      = 128
+	maxRequestIDBytes = 128
+	maxHostIDBytes    = 256
+	maxRecommendBytes = 512
+	// maxMessageBytes bounds APIError.Message, which for HTML bodies is
+	// the page's text.
+	maxMessageBytes = 512
+)
+
+// newAPIError builds an *APIError from the fields of an error body. Each
+// field has the secrets removed from its whole text first, then control
+// characters replaced and its length capped, so no cut can leave part of
+// a secret behind and no line break can forge a log line.
+func newAPIError(resp *http.Response, body []byte, fields errorBody, secrets *redactor) *APIError {
 	e := &APIError{
 		HTTPStatusCode: resp.StatusCode,
-		Code:           strings.TrimSpace(string(fields.Code)),
-		Message:        strings.TrimSpace(string(fields.Message)),
-		RequestID:      strings.TrimSpace(string(fields.RequestID)),
-		HostID:         strings.TrimSpace(string(fields.HostID)),
-		Recommend:      strings.TrimSpace(string(fields.Recommend)),
+		Code:           cleanField(string(fields.Code), maxCodeBytes, secrets),
+		Message:        cleanField(string(fields.Message), maxMessageBytes, secrets),
+		RequestID:      cleanField(string(fields.RequestID), maxRequestIDBytes, secrets),
+		HostID:         cleanField(string(fields.HostID), maxHostIDBytes, secrets),
+		Recommend:      cleanField(string(fields.Recommend), maxRecommendBytes, secrets),
 		retryAfter:     throttleWait(resp.Header),
 	}
 	if e.RequestID == "" {
-		e.RequestID = resp.Header.Get("x-acs-request-id")
+		e.RequestID = cleanField(resp.Header.Get("x-acs-request-id"), maxRequestIDBytes, secrets)
 	}
 	if date, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
 		e.serverTime = date
 	}
 	if e.Message == "" && len(body) > 0 && e.Code == "" {
-		e.Message = textExcerpt(body)
+		e.Message = cleanField(textExcerpt(secrets.redactBytes(body)), maxMessageBytes, secrets)
 	}
-	e.Message = truncate(e.Message, maxMessageBytes)
 	return e
 }
 
-func newResponseError(resp *http.Response, body []byte, requestID string, cause error) *ResponseError {
-	requestID = strings.TrimSpace(requestID)
+// cleanField removes secrets from text, replaces control characters with
+// spaces, trims it and caps it at limit bytes.
+func cleanField(text string, limit int, secrets *redactor) string {
+	text = secrets.redact(text)
+	text = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7F || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, text)
+	return truncate(strings.TrimSpace(strings.ToValidUTF8(text, "\uFFFD")), limit)
+}
+
+func newResponseError(resp *http.Response, body []byte, requestID string, cause error, secrets *redactor) *ResponseError {
+	requestID = cleanField(requestID, maxRequestIDBytes, secrets)
 	if requestID == "" {
-		requestID = resp.Header.Get("x-acs-request-id")
+		requestID = cleanField(resp.Header.Get("x-acs-request-id"), maxRequestIDBytes, secrets)
+	}
+	if text := cause.Error(); secrets.redact(text) != text {
+		cause = &scrubbedError{text: secrets.redact(text), err: cause}
 	}
 	return &ResponseError{
 		HTTPStatusCode: resp.StatusCode,
 		RequestID:      requestID,
-		Excerpt:        excerpt(body, maxExcerptBytes),
+		Excerpt:        excerpt(secrets.redactBytes(body), maxExcerptBytes),
 		Err:            cause,
 	}
 }
 
-const (
-	// maxExcerptBytes bounds the body excerpt in a ResponseError.
-	maxExcerptBytes = 200
-	// maxMessageBytes bounds APIError.Message, which for HTML bodies is
-	// the page's text.
-	maxMessageBytes = 512
-)
+// maxExcerptBytes bounds the body excerpt in a ResponseError.
+const maxExcerptBytes = 200
 
 // excerpt returns the start of body as valid UTF-8, at most limit bytes.
 func excerpt(body []byte, limit int) string {

@@ -30,6 +30,27 @@ var (
 	ErrInvalidBiz = errors.New("cloudauth: InvalidParam.InvalidBiz")
 )
 
+// ErrAttemptTimeout matches the failure of an attempt that ran out of the
+// time WithAttemptTimeout (or the http.Client's Timeout) gives it while the
+// caller's context was still live. It does not match
+// context.DeadlineExceeded, which means the caller's own deadline passed.
+var ErrAttemptTimeout = errors.New("cloudauth: the attempt timed out")
+
+// errNilContext rejects a nil context, as net/http does.
+var errNilContext = errors.New("the context is nil; pass context.Background() or a request's context")
+
+// attemptTimeoutError is a transport failure caused by the attempt's own
+// time limit.
+type attemptTimeoutError struct{ text string }
+
+func (e *attemptTimeoutError) Error() string { return "the attempt timed out: " + e.text }
+
+// Is matches ErrAttemptTimeout.
+func (e *attemptTimeoutError) Is(target error) bool { return target == ErrAttemptTimeout }
+
+// Timeout reports true, as net.Error timeouts do.
+func (e *attemptTimeoutError) Timeout() bool { return true }
+
 // sentinelByCode maps service error codes to the sentinel errors above.
 var sentinelByCode = map[string]error{
 	"Error.InternalError":       ErrInternal,
@@ -102,13 +123,14 @@ func (e *APIError) Is(target error) bool {
 }
 
 // Throttled reports whether the service rejected the request for exceeding
-// a rate limit (a Throttling code).
+// a rate limit: a Throttling code, or HTTP 429 from a gateway.
 func (e *APIError) Throttled() bool {
-	return e.Code == "Throttling" || strings.HasPrefix(e.Code, "Throttling.")
+	return e.Code == "Throttling" || strings.HasPrefix(e.Code, "Throttling.") ||
+		e.HTTPStatusCode == http.StatusTooManyRequests
 }
 
 // Temporary reports whether the same request may succeed later: a 5xx
-// response, throttling or ServiceUnavailable. Parameter, permission and
+// response, throttling (HTTP 429 included) or ServiceUnavailable. Parameter, permission and
 // signature errors are not temporary.
 func (e *APIError) Temporary() bool {
 	return e.HTTPStatusCode >= 500 || e.Throttled() || e.Code == "ServiceUnavailable"

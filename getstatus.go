@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/google/go-querystring/query"
@@ -60,10 +61,19 @@ type getStatusData struct {
 
 var errNoStatusCode = errors.New("the Data element has no StatusCode")
 
-// check rejects Data without a StatusCode, which carries no response.
+// check rejects Data without a StatusCode, which carries no verdict, and
+// a SimilarityScore outside the documented range of 0 to 100.
 func (d *getStatusData) check() error {
 	if !d.StatusCode.set {
 		return errNoStatusCode
+	}
+	if d.StatusCode.value < math.MinInt32 || d.StatusCode.value > math.MaxInt32 {
+		return fmt.Errorf("StatusCode %d is out of range", d.StatusCode.value)
+	}
+	// NOTE: the reference documents 0 to 100 and no sentinel value. If the
+	// service ever sends one, such as -1, this check must admit it.
+	if score := d.SimilarityScore.value; score < 0 || score > 100 {
+		return fmt.Errorf("SimilarityScore %v is outside the documented range 0 to 100", score)
 	}
 	return nil
 }

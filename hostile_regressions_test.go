@@ -18,9 +18,8 @@ import (
 	"github.com/cloudauth-go/cloudauth"
 )
 
-// Each test in this file reproduces a fault found by sending hostile
-// responses and bad input to the client. They fail until the fault is
-// fixed. hostile_test.go holds the passing regression tests.
+// Each test in this file once reproduced a fault found by sending hostile
+// responses and bad input to the client, and now guards its fix.
 
 // stringToSignOf returns the V1 string to sign of r, which a service
 // reporting SignatureDoesNotMatch repeats in its message.
@@ -30,11 +29,10 @@ func stringToSignOf(r *http.Request) string {
 	return cloudauth.StringToSignV1(r.Method, query)
 }
 
-// A long STS token is cut, not removed. The client truncates the message
-// to 512 bytes, or an HTML or malformed body to a 200-byte excerpt, before
-// it searches for the token. The start of the token then stays in the
-// error, the logs and %#v.
-func TestFaultEchoedTokenCutBeforeRedaction(t *testing.T) {
+// A long STS token echoed by the service is removed whole: the client
+// redacts the full text before it cuts a message or excerpt, so no start of
+// the token stays in the error, the logs or %#v.
+func TestLongEchoedTokenRedactedWhole(t *testing.T) {
 	tests := []struct {
 		name   string
 		status int
@@ -73,10 +71,10 @@ func TestFaultEchoedTokenCutBeforeRedaction(t *testing.T) {
 	}
 }
 
-// A quoted "NaN" or "Infinity", or a value outside 0 to 100, decodes into
-// SimilarityScore. NaN then breaks json.Marshal of the response, as in the
-// example's -json output, and compares false with every threshold.
-func TestFaultSimilarityScoreAcceptsNaN(t *testing.T) {
+// A quoted "NaN" or "Infinity", or a value outside 0 to 100, must not
+// decode into SimilarityScore: NaN would break json.Marshal of the
+// response and compare false with every threshold.
+func TestSimilarityScoreRejectsNaNAndRange(t *testing.T) {
 	for _, body := range []string{
 		`{"Data":{"StatusCode":1,"SimilarityScore":"NaN"}}`,
 		`{"Data":{"StatusCode":1,"SimilarityScore":"-Infinity"}}`,
@@ -102,10 +100,9 @@ func TestFaultSimilarityScoreAcceptsNaN(t *testing.T) {
 	}
 }
 
-// WithMaxResponseBytes accepts math.MaxInt64, and readBody's limit+1 then
-// overflows, so every body reads as empty: a valid 200 becomes "the body is
-// empty", and an error response loses its code.
-func TestFaultMaxResponseBytesOverflow(t *testing.T) {
+// WithMaxResponseBytes(math.MaxInt64) must not overflow readBody's limit+1
+// and make every body read as empty.
+func TestMaxResponseBytesHugeValue(t *testing.T) {
 	srv, _ := newHostileServer(t, respondWith(200, `{"Data":{"StatusCode":1}}`))
 
 	client, err := cloudauth.NewClient(cloudauth.WithEndpoint(srv.URL),
@@ -119,10 +116,9 @@ func TestFaultMaxResponseBytesOverflow(t *testing.T) {
 	assert.Equal(t, cloudauth.StatusPassed, resp.StatusCode)
 }
 
-// readBody grows its buffer to the Content-Length the server claims before
-// reading a byte. With a raised cap, a 10-byte response that claims 512 MiB
-// makes the client allocate 512 MiB, on each attempt and each goroutine.
-func TestFaultContentLengthPreallocation(t *testing.T) {
+// A 10-byte response that claims 512 MiB in Content-Length must not make
+// the client reserve that much memory before reading a byte.
+func TestClaimedContentLengthNotPreallocated(t *testing.T) {
 	srv, _ := newHostileServer(t, hijackHandler(
 		"HTTP/1.1 200 OK\r\nContent-Length: 536870000\r\n\r\n{\"Data\":"))
 	client := newHostileClient(t, srv.URL, cloudauth.WithMaxResponseBytes(1<<30),
@@ -138,9 +134,8 @@ func TestFaultContentLengthPreallocation(t *testing.T) {
 	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(16<<20), "bytes allocated for a 10-byte body")
 }
 
-// redactEndpoint redacts the password only when the URL parses, so an
-// endpoint with a typo elsewhere is quoted in the error with its password.
-func TestFaultEndpointErrorShowsPassword(t *testing.T) {
+// An endpoint that does not parse is still quoted without its password.
+func TestEndpointErrorHidesPassword(t *testing.T) {
 	_, err := cloudauth.NewClient(cloudauth.WithAccessKey("id", "secret"),
 		cloudauth.WithEndpoint("https://user:hunter2@127.0.0.1:bad port/"))
 
@@ -148,18 +143,17 @@ func TestFaultEndpointErrorShowsPassword(t *testing.T) {
 	assert.NotContains(t, err.Error(), "hunter2")
 }
 
-// An endpoint with a port but no host name passes validation, and the
-// client then dials that port on the local machine.
-func TestFaultEndpointWithoutHostName(t *testing.T) {
+// An endpoint with a port but no host name is rejected, so the client never
+// dials that port on the local machine.
+func TestEndpointWithoutHostRejected(t *testing.T) {
 	_, err := cloudauth.NewClient(cloudauth.WithAccessKey("id", "secret"),
 		cloudauth.WithEndpoint("http://:8080"))
 
 	assert.Error(t, err)
 }
 
-// A nil context panics with a nil pointer dereference in sendAttempt.
-// net/http returns the error "net/http: nil Context" instead.
-func TestFaultNilContextPanics(t *testing.T) {
+// A nil context is an error, as in net/http, not a panic.
+func TestNilContextRejected(t *testing.T) {
 	srv, counter := newHostileServer(t, respondWith(200, `{"Data":{"StatusCode":1}}`))
 	client := newHostileClient(t, srv.URL)
 
@@ -172,10 +166,9 @@ func TestFaultNilContextPanics(t *testing.T) {
 	assert.Zero(t, counter.requests.Load())
 }
 
-// Credentials with a line break fail in net/http before anything is sent,
-// but the failure is classified as a transport error: the client sleeps and
-// retries a request that can never be built, then reports "3 attempts".
-func TestFaultUnsendableRequestIsRetried(t *testing.T) {
+// Credentials with a line break can never be sent in a header, so they are
+// rejected before sending and not retried.
+func TestUnsendableCredentialsNotRetried(t *testing.T) {
 	srv, counter := newHostileServer(t, respondWith(200, `{"Data":{"StatusCode":1}}`))
 	provider := cloudauth.NewStaticCredentialsProvider(hostileKeyID, hostileSecret, "token\r\nX-Evil: 1")
 	client, err := cloudauth.NewClient(cloudauth.WithEndpoint(srv.URL), cloudauth.WithCredentials(provider),
@@ -190,10 +183,9 @@ func TestFaultUnsendableRequestIsRetried(t *testing.T) {
 	assert.NotContains(t, err.Error(), "3 attempts", "a request that cannot be built is not retried")
 }
 
-// HTTP 429 Too Many Requests from a gateway carries no Throttling code, so
-// the client treats it as final although it is the standard throttling
-// status.
-func TestFault429IsNotRetried(t *testing.T) {
+// HTTP 429 Too Many Requests from a gateway carries no Throttling code but
+// is retried as throttling.
+func TestGateway429Retried(t *testing.T) {
 	srv, counter := newHostileServer(t, respondWith(http.StatusTooManyRequests,
 		"<html><body>Too Many Requests</body></html>"))
 	client := newHostileClient(t, srv.URL)
@@ -205,10 +197,9 @@ func TestFault429IsNotRetried(t *testing.T) {
 	assert.EqualValues(t, 3, counter.requests.Load(), "attempts")
 }
 
-// Only Message is cut to 512 bytes. Code, RequestID, HostID and Recommend
-// are copied whole into Error(), and line breaks from the body reach the
-// error text, so a hostile body can flood or forge log lines.
-func TestFaultErrorTextUnbounded(t *testing.T) {
+// Every text field of an APIError is capped and free of line breaks, so a
+// hostile body can neither flood nor forge log lines.
+func TestErrorTextBounded(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
@@ -243,11 +234,10 @@ func TestFaultErrorTextUnbounded(t *testing.T) {
 	})
 }
 
-// WithAttemptTimeout's expiry makes the final error satisfy
-// errors.Is(err, context.DeadlineExceeded) although the caller's context is
-// still live, so a caller (like the example's describeError) concludes that
-// its own deadline was too short.
-func TestFaultAttemptTimeoutLooksLikeCallerDeadline(t *testing.T) {
+// WithAttemptTimeout's expiry must not satisfy
+// errors.Is(err, context.DeadlineExceeded) while the caller's context is
+// still live, or a caller concludes that its own deadline was too short.
+func TestAttemptTimeoutNotCallerDeadline(t *testing.T) {
 	srv, _ := newHostileServer(t, func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 	client := newHostileClient(t, srv.URL, cloudauth.WithAttemptTimeout(50*time.Millisecond))
 
@@ -258,4 +248,5 @@ func TestFaultAttemptTimeoutLooksLikeCallerDeadline(t *testing.T) {
 	require.NoError(t, ctx.Err())
 	assert.False(t, errors.Is(err, context.DeadlineExceeded),
 		"the caller's context did not end: %v", err)
+	assert.ErrorIs(t, err, cloudauth.ErrAttemptTimeout)
 }

@@ -124,7 +124,7 @@ func parseEndpoint(endpoint string) (string, error) {
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
 		return "", errors.New("the endpoint needs the scheme https:// (or http:// for a local test server)")
-	case u.Host == "":
+	case u.Hostname() == "":
 		return "", errors.New("the endpoint has no host; pass a URL such as \"https://cloudauth.aliyuncs.com\"")
 	case u.User != nil:
 		return "", errors.New("the endpoint must not contain a user name or password")
@@ -138,13 +138,24 @@ func parseEndpoint(endpoint string) (string, error) {
 	return u.Scheme + "://" + u.Host + "/", nil
 }
 
-// redactEndpoint hides any password in an endpoint before it is quoted in
-// an error.
+// redactEndpoint hides any user name and password in an endpoint before it
+// is quoted in an error. It works on the text, because an endpoint that
+// does not parse can still carry a password.
 func redactEndpoint(endpoint string) string {
-	if u, err := url.Parse(endpoint); err == nil && u.User != nil {
-		return u.Redacted()
+	rest := endpoint
+	prefix := ""
+	if i := strings.Index(rest, "://"); i >= 0 {
+		prefix, rest = rest[:i+3], rest[i+3:]
 	}
-	return endpoint
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	at := strings.LastIndexByte(authority, '@')
+	if at < 0 {
+		return endpoint
+	}
+	return prefix + "[REDACTED]" + rest[at:]
 }
 
 // WithRegion sets the RegionId parameter, such as "cn-shanghai".
@@ -236,12 +247,16 @@ func WithUserAgent(product string) Option {
 	}
 }
 
+// maxResponseBytesLimit is the largest value WithMaxResponseBytes accepts.
+// A GetStatus response is a few hundred bytes.
+const maxResponseBytesLimit = 1 << 30
+
 // WithMaxResponseBytes caps the size of a response body. A larger response
 // is an error. The default is DefaultMaxResponseBytes (1 MiB).
 func WithMaxResponseBytes(limit int64) Option {
 	return func(c *config) error {
-		if limit < 1024 {
-			return fmt.Errorf("WithMaxResponseBytes(%d): the limit must be at least 1024 bytes", limit)
+		if limit < 1024 || limit > maxResponseBytesLimit {
+			return fmt.Errorf("WithMaxResponseBytes(%d): the limit must be from 1024 bytes to 1 GiB", limit)
 		}
 		c.maxResponseBytes = limit
 		return nil

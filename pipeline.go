@@ -20,6 +20,9 @@ import (
 // what retryable allows up to the client's maximum, and corrects the clock
 // once when the service rejects the timestamp.
 func invoke[D any](ctx context.Context, c *Client, action string, values url.Values, env *envelope[D]) error {
+	if ctx == nil {
+		return fmt.Errorf("cloudauth: %s: %w", action, errNilContext)
+	}
 	maxAttempts := c.maxAttempts
 	clockCorrected := false
 	for attempt := 1; ; attempt++ {
@@ -84,6 +87,11 @@ func sleep(ctx context.Context, d time.Duration) error {
 func (c *Client) backoff(attempt int) time.Duration {
 	wait := c.minBackoff
 	for i := 1; i < attempt && wait < c.maxBackoff; i++ {
+		if wait > c.maxBackoff/2 {
+			// Doubling would pass the maximum, or overflow near MaxInt64.
+			wait = c.maxBackoff
+			break
+		}
 		wait *= 2
 	}
 	wait = min(wait, c.maxBackoff)
@@ -223,19 +231,17 @@ func sendAttempt[D any](ctx context.Context, c *Client, action string, values ur
 		return newTransportError(ctx, req, readErr)
 	}
 
-	var result error
+	// The service can echo secrets, for example a SignatureDoesNotMatch
+	// message repeats the string to sign with the security token, so every
+	// error built from the body goes through the redactor.
+	secrets := redactor{creds: creds, signature: signature}
 	switch {
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		result = parseErrorBody(resp, body)
+		return parseErrorBody(resp, body, &secrets)
 	case readErr != nil:
-		result = newResponseError(resp, body, "", readErr)
-	default:
-		result = decodeSuccess(resp, body, env)
+		return newResponseError(resp, body, "", readErr, &secrets)
 	}
-	if result != nil {
-		redactError(result, creds, signature)
-	}
-	return result
+	return decodeSuccess(resp, body, env, &secrets)
 }
 
 // newRequest builds the signed GET request of one attempt and returns it
@@ -404,6 +410,10 @@ func putBuffer(buf *bytes.Buffer) {
 // response to its end.
 const maxDrainBytes = 64 << 10
 
+// maxPreallocBytes caps the buffer space reserved from a Content-Length
+// before any byte is read.
+const maxPreallocBytes = 64 << 10
+
 // readBody reads resp's body into buf, at most limit bytes, then drains and
 // closes it. It returns errBodyTooLarge, with the first limit bytes, when
 // the body is longer.
@@ -416,7 +426,9 @@ func readBody(resp *http.Response, buf *bytes.Buffer, limit int64) ([]byte, erro
 		return nil, errBodyTooLarge
 	}
 	if resp.ContentLength > 0 {
-		buf.Grow(int(resp.ContentLength) + 1)
+		// The server's claim is only a hint, so a small body that claims
+		// to be huge cannot make the client reserve memory for it.
+		buf.Grow(int(min(resp.ContentLength+1, maxPreallocBytes)))
 	}
 	reader := io.LimitedReader{R: resp.Body, N: limit + 1}
 	if _, err := buf.ReadFrom(&reader); err != nil {
@@ -435,6 +447,12 @@ func newTransportError(ctx context.Context, req *http.Request, err error) error 
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {
 		err = urlErr.Err
+	}
+	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		// Only the attempt's own limit (WithAttemptTimeout or the
+		// http.Client's Timeout) expired. Matching the caller's
+		// context.DeadlineExceeded would wrongly say their deadline passed.
+		err = &attemptTimeoutError{text: err.Error()}
 	}
 	endpoint := req.URL.Scheme + "://" + req.URL.Host + req.URL.Path
 	return &transportError{
@@ -463,50 +481,3 @@ type scrubbedError struct {
 
 func (e *scrubbedError) Error() string { return e.text }
 func (e *scrubbedError) Unwrap() error { return e.err }
-
-// redactError removes the secret, the security token and the signature of
-// the attempt from the text fields of err. The service can echo them: a
-// SignatureDoesNotMatch message repeats the string to sign, which contains
-// the security token.
-func redactError(err error, creds Credentials, signature string) {
-	secrets := secretForms(creds.AccessKeySecret, creds.SecurityToken, signature)
-	var apiErr *APIError
-	if errors.As(err, &apiErr) {
-		apiErr.Message = redactText(apiErr.Message, secrets)
-		apiErr.Recommend = redactText(apiErr.Recommend, secrets)
-		apiErr.Code = redactText(apiErr.Code, secrets)
-		apiErr.RequestID = redactText(apiErr.RequestID, secrets)
-		apiErr.HostID = redactText(apiErr.HostID, secrets)
-	}
-	var respErr *ResponseError
-	if errors.As(err, &respErr) {
-		respErr.Excerpt = redactText(respErr.Excerpt, secrets)
-		respErr.RequestID = redactText(respErr.RequestID, secrets)
-		if respErr.Err != nil && redactText(respErr.Err.Error(), secrets) != respErr.Err.Error() {
-			respErr.Err = &scrubbedError{text: redactText(respErr.Err.Error(), secrets), err: respErr.Err}
-		}
-	}
-}
-
-// secretForms returns each non-empty secret as it is, percent-encoded once
-// and percent-encoded twice, as it appears in a string to sign.
-func secretForms(secrets ...string) []string {
-	forms := make([]string, 0, 3*len(secrets))
-	for _, secret := range secrets {
-		if len(secret) < 4 {
-			continue
-		}
-		once := PercentEncode(secret)
-		forms = append(forms, secret, once, PercentEncode(once), url.QueryEscape(secret))
-	}
-	return forms
-}
-
-func redactText(text string, secrets []string) string {
-	for _, secret := range secrets {
-		if strings.Contains(text, secret) {
-			text = strings.ReplaceAll(text, secret, "[REDACTED]")
-		}
-	}
-	return text
-}

@@ -149,6 +149,9 @@ func newWaitConfig(opts []WaitOption) (waitConfig, error) {
 // A nil request or an empty Biz or TicketID is rejected before the first
 // poll with an error that satisfies errors.Is(err, ErrParamMissing).
 func (c *Client) WaitForVerdict(ctx context.Context, req *GetStatusRequest, opts ...WaitOption) (*GetStatusResponse, error) {
+	if ctx == nil {
+		return nil, fmt.Errorf("cloudauth: WaitForVerdict: %w", errNilContext)
+	}
 	cfg, err := newWaitConfig(opts)
 	if err != nil {
 		return nil, err

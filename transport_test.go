@@ -163,5 +163,6 @@ func TestNoGoroutineLeaks(t *testing.T) {
 	require.NoError(t, err)
 	defer attemptClient.httpClient.CloseIdleConnections()
 	_, err = attemptClient.GetStatus(context.Background(), &GetStatusRequest{Biz: "RPBasic", TicketID: "slow"})
-	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorIs(t, err, ErrAttemptTimeout)
+	assert.NotErrorIs(t, err, context.DeadlineExceeded, "the caller's context is still live")
 }

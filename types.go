@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -132,7 +133,7 @@ func (n *flexFloat) UnmarshalText(text []byte) error {
 		return nil
 	}
 	value, err := strconv.ParseFloat(string(text), 64)
-	if err != nil {
+	if err != nil || math.IsNaN(value) || math.IsInf(value, 0) {
 		return fmt.Errorf("invalid number %q", truncate(string(text), 40))
 	}
 	n.value, n.set = value, true

@@ -265,6 +265,9 @@ func (w *Watcher) Len() int {
 // returns, it stops every goroutine it started and closes the Updates
 // channel. A Watcher runs once: a second call returns an error at once.
 func (w *Watcher) Run(ctx context.Context) error {
+	if ctx == nil {
+		return fmt.Errorf("cloudauth: Watcher.Run: %w", errNilContext)
+	}
 	w.mu.Lock()
 	if w.state != watcherNew {
 		w.mu.Unlock()

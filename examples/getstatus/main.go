@@ -145,6 +145,8 @@ func describeError(err error) string {
 		return err.Error() + "\nEnable the ID Verification service for this account, or grant the RAM user access."
 	case errors.Is(err, context.DeadlineExceeded):
 		return err.Error() + "\nRaise -timeout, or check the network path to the endpoint."
+	case errors.Is(err, cloudauth.ErrAttemptTimeout):
+		return err.Error() + "\nThe endpoint is slow to respond; check the network path to it."
 	}
 	return err.Error()
 }
