@@ -37,6 +37,7 @@ type options struct {
 	endpoint string
 	asJSON   bool
 	useECS   bool
+	verbose  bool
 	timeout  time.Duration
 }
 
@@ -49,6 +50,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	flags.StringVar(&opts.endpoint, "endpoint", "", "service URL when credentials are found (default "+cloudauth.DefaultEndpoint+")")
 	flags.BoolVar(&opts.asJSON, "json", false, "print the result as JSON")
 	flags.BoolVar(&opts.useECS, "ecs", false, "let the credential chain ask the ECS instance metadata service")
+	flags.BoolVar(&opts.verbose, "v", false, "say which credential sources were tried when none was found")
 	flags.DurationVar(&opts.timeout, "timeout", 15*time.Second, "deadline for the whole call, retries included")
 	if err := flags.Parse(args); err != nil {
 		return opts, err
@@ -124,8 +126,11 @@ func chooseEndpoint(ctx context.Context, opts options, stderr io.Writer) ([]clou
 	}
 
 	fake := cloudauthtest.NewDemoServer()
-	fmt.Fprintf(stderr, "getstatus: %v\n", retrieveErr)
-	fmt.Fprintf(stderr, "getstatus: so using the in-process fake endpoint at %s\n", fake.URL)
+	if opts.verbose {
+		fmt.Fprintf(stderr, "getstatus: %+v\n", retrieveErr)
+	}
+	fmt.Fprintf(stderr, "getstatus: no Alibaba Cloud credentials found (-v lists the sources tried), "+
+		"so using the in-process fake endpoint at %s\n", fake.URL)
 	fmt.Fprintf(stderr, "getstatus: its demo tickets are %s, %s and %s in Biz %s\n",
 		cloudauthtest.DemoTicketPassed, cloudauthtest.DemoTicketRejected, cloudauthtest.DemoTicketInReview,
 		cloudauthtest.DemoBiz)
