@@ -2,10 +2,12 @@ package cloudauth
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -82,7 +84,7 @@ func TestConnectionReusedAfterOversizedBody(t *testing.T) {
 }
 
 func TestConcurrentCallsShareOneClient(t *testing.T) {
-	var calls atomic.Int32
+	var failedOnce sync.Map
 	srv := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		query := r.URL.Query()
 		signature := query.Get("Signature")
@@ -92,9 +94,13 @@ func TestConcurrentCallsShareOneClient(t *testing.T) {
 			_, _ = w.Write([]byte(`{"Code":"SignatureDoesNotMatch"}`))
 			return
 		}
-		if calls.Add(1)%10 == 0 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
+		// The first attempt of every tenth ticket fails, so retries run
+		// concurrently with other calls.
+		if ticket := query.Get("TicketId"); strings.HasSuffix(ticket, "0") {
+			if _, retried := failedOnce.LoadOrStore(ticket, true); !retried {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
 		}
 		_, _ = w.Write([]byte(`{"RequestId":"` + query.Get("TicketId") + `","Data":{"StatusCode":1}}`))
 	})
@@ -106,6 +112,7 @@ func TestConcurrentCallsShareOneClient(t *testing.T) {
 	const goroutines, callsEach = 64, 100
 	var wg sync.WaitGroup
 	var wrong atomic.Int32
+	var firstFailure atomic.Value
 	for g := 0; g < goroutines; g++ {
 		wg.Add(1)
 		go func(g int) {
@@ -115,12 +122,13 @@ func TestConcurrentCallsShareOneClient(t *testing.T) {
 				resp, err := client.GetStatus(context.Background(), &GetStatusRequest{Biz: "RPBasic", TicketID: ticket})
 				if err != nil || resp.StatusCode != StatusPassed || resp.RequestID != ticket {
 					wrong.Add(1)
+					firstFailure.CompareAndSwap(nil, fmt.Sprintf("ticket %s: response %+v, error %v", ticket, resp, err))
 				}
 			}
 		}(g)
 	}
 	wg.Wait()
-	assert.Zero(t, wrong.Load(), "every call returns its own ticket's answer")
+	assert.Zero(t, wrong.Load(), "every call returns its own ticket's response; first failure: %v", firstFailure.Load())
 	assert.LessOrEqual(t, srv.connections.Load(), int32(2*goroutines), "connections are pooled")
 }
 
