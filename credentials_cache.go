@@ -165,7 +165,15 @@ func (c *credentialsCache) runRefresh(ctx context.Context, call *credentialsRefr
 
 	stored := creds
 	c.current.Store(&stored)
-	c.retryAfter.Store(0)
+	if creds.expired(now, credentialsRefreshMargin) {
+		// The source gave credentials already inside the refresh margin,
+		// such as a sidecar that hands out the same keys until they
+		// expire. Asking again on every call would hammer it, so wait a
+		// little before the next refresh.
+		c.retryAfter.Store(now.Add(min(credentialsRetryInterval, creds.Expires.Sub(now)/2)).UnixNano())
+	} else {
+		c.retryAfter.Store(0)
+	}
 	c.mu.Lock()
 	c.failures = 0
 	c.mu.Unlock()

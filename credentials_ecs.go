@@ -197,7 +197,7 @@ func (p *ECSRAMRoleCredentialsProvider) get(ctx context.Context, path, token str
 		return nil, err
 	}
 	if resp.statusCode != http.StatusOK {
-		return nil, newCredentialsRequestError(metadataSource, redactURL(req.URL), resp)
+		return nil, newCredentialsRequestError(metadataSource, redactURL(req.URL), resp, token)
 	}
 	return resp.body, nil
 }

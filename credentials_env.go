@@ -33,7 +33,7 @@ const (
 // envIsTrue reports whether the environment variable name is "true" in any
 // letter case, the way the official libraries read their switches.
 func envIsTrue(name string) bool {
-	return strings.EqualFold(os.Getenv(name), "true")
+	return strings.EqualFold(strings.TrimSpace(os.Getenv(name)), "true")
 }
 
 // EnvCredentialsProvider reads an AccessKey pair, and an STS security token
@@ -51,8 +51,10 @@ func NewEnvCredentialsProvider() *EnvCredentialsProvider {
 // Retrieve returns the credentials in the environment. It fails when only one
 // of the AccessKey ID and secret is set, or when neither is.
 func (p *EnvCredentialsProvider) Retrieve(context.Context) (Credentials, error) {
-	id := os.Getenv(envAccessKeyID)
-	secret := os.Getenv(envAccessKeySecret)
+	// Editors and shells leave stray spaces around values, which would sign
+	// with an AccessKey the service does not know.
+	id := strings.TrimSpace(os.Getenv(envAccessKeyID))
+	secret := strings.TrimSpace(os.Getenv(envAccessKeySecret))
 	switch {
 	case id == "" && secret == "":
 		return Credentials{}, notConfigured("%s and %s are not set", envAccessKeyID, envAccessKeySecret)
@@ -64,7 +66,7 @@ func (p *EnvCredentialsProvider) Retrieve(context.Context) (Credentials, error) 
 	return Credentials{
 		AccessKeyID:     id,
 		AccessKeySecret: secret,
-		SecurityToken:   os.Getenv(envSecurityToken),
+		SecurityToken:   strings.TrimSpace(os.Getenv(envSecurityToken)),
 	}, nil
 }
 

@@ -108,7 +108,11 @@ type credentialsHTTPResponse struct {
 // because *url.Error prints the whole URL including its query.
 func sendCredentialsRequest(client *http.Client, req *http.Request, source string) (*credentialsHTTPResponse, error) {
 	target := redactURL(req.URL)
-	resp, err := client.Do(req)
+	// A copy that never follows redirects, because a 3xx would resend the
+	// signed form, the OIDC token or the metadata session token elsewhere.
+	noRedirects := *client
+	noRedirects.CheckRedirect = refuseRedirect
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		var urlErr *url.Error
 		if errors.As(err, &urlErr) {
@@ -205,8 +209,8 @@ func newCredentialsRequestError(source, target string, resp *credentialsHTTPResp
 	reqErr := &credentialsRequestError{Source: source, URL: target, StatusCode: resp.statusCode}
 	var parsed serviceErrorBody
 	if json.Unmarshal(resp.body, &parsed) == nil {
-		reqErr.Code = parsed.Code
-		reqErr.RequestID = parsed.RequestID
+		reqErr.Code = sanitizeServiceText(parsed.Code, maxCodeBytes, secrets...)
+		reqErr.RequestID = sanitizeServiceText(parsed.RequestID, maxRequestIDBytes, secrets...)
 		reqErr.Message = sanitizeServiceMessage(parsed.Message, secrets...)
 	}
 	return reqErr
@@ -227,6 +231,13 @@ func sanitizeServiceMessage(message string, secrets ...string) string {
 			break
 		}
 	}
+	return sanitizeServiceText(message, maxServiceMessageLength, secrets...)
+}
+
+// sanitizeServiceText removes each secret from a text field of a service
+// response, then replaces control characters and caps its length at a
+// UTF-8 boundary, so error text stays one bounded line.
+func sanitizeServiceText(text string, limit int, secrets ...string) string {
 	for _, secret := range secrets {
 		if secret == "" {
 			continue
@@ -234,13 +245,10 @@ func sanitizeServiceMessage(message string, secrets ...string) string {
 		// The string to sign encodes each value twice, and a form body once.
 		once := PercentEncode(secret)
 		for _, form := range []string{secret, once, PercentEncode(once), url.QueryEscape(secret)} {
-			message = strings.ReplaceAll(message, form, "[REDACTED]")
+			text = strings.ReplaceAll(text, form, "[REDACTED]")
 		}
 	}
-	if len(message) > maxServiceMessageLength {
-		message = message[:maxServiceMessageLength] + "..."
-	}
-	return message
+	return cleanField(text, limit, nil)
 }
 
 // newSignatureNonce returns 128 random bits from crypto/rand as hex, so that
@@ -260,9 +268,12 @@ func parseExpiration(source, value string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%s: response has no Expiration", source)
 	}
 	t, err := time.Parse(time.RFC3339, value)
-	if err != nil {
+	// The zero time would mean "never expires" in Credentials.Expires. A Go
+	// service writes 0001-01-01T00:00:00Z for an unset time, so any year
+	// before 2000 is rejected rather than cached for good.
+	if err != nil || t.Year() < 2000 {
 		return time.Time{}, fmt.Errorf("%s: invalid Expiration %q, expected a time such as %s",
-			source, value, credentialsTimeLayout)
+			source, truncate(value, 64), credentialsTimeLayout)
 	}
 	return t, nil
 }

@@ -178,7 +178,8 @@ func (p *RAMRoleARNCredentialsProvider) Retrieve(ctx context.Context) (Credentia
 	if err != nil {
 		return Credentials{}, err
 	}
-	return callSTS(ctx, p.opts.HTTPClient, p.opts.STSEndpoint, form, sourceCreds.SecurityToken)
+	return callSTS(ctx, p.opts.HTTPClient, p.opts.STSEndpoint, form,
+		sourceCreds.SecurityToken, sourceCreds.AccessKeySecret, form.Get("Signature"), p.opts.ExternalID)
 }
 
 // signedForm returns the AssumeRole parameters, common ones included, with

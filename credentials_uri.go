@@ -84,7 +84,7 @@ func (p *URICredentialsProvider) Retrieve(ctx context.Context) (Credentials, err
 		return Credentials{}, err
 	}
 	if resp.statusCode < 200 || resp.statusCode > 299 {
-		return Credentials{}, newCredentialsRequestError(uriSource, p.redacted, resp)
+		return Credentials{}, newCredentialsRequestError(uriSource, p.redacted, resp, p.querySecrets()...)
 	}
 
 	var parsed uriCredentialsResponse
@@ -96,8 +96,8 @@ func (p *URICredentialsProvider) Retrieve(ctx context.Context) (Credentials, err
 			Source:     uriSource,
 			URL:        p.redacted,
 			StatusCode: resp.statusCode,
-			Code:       parsed.Code,
-			Message:    sanitizeServiceMessage(parsed.Message),
+			Code:       sanitizeServiceText(parsed.Code, maxCodeBytes, p.querySecrets()...),
+			Message:    sanitizeServiceMessage(parsed.Message, p.querySecrets()...),
 		}
 	}
 	if parsed.AccessKeyID == "" || parsed.AccessKeySecret == "" {
@@ -131,4 +131,19 @@ func (p *URICredentialsProvider) Format(f fmt.State, verb rune) {
 // LogValue implements slog.LogValuer with the URI's query redacted.
 func (p *URICredentialsProvider) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("provider", "credentials_uri"), slog.String("uri", p.redacted))
+}
+
+// querySecrets returns the URI's query and each of its values, which often
+// carry a pre-authorized token and must not appear in an error.
+func (p *URICredentialsProvider) querySecrets() []string {
+	secrets := []string{p.uri.RawQuery}
+	for _, values := range p.uri.Query() {
+		for _, value := range values {
+			// A short value such as "1" would match ordinary text by chance.
+			if len(value) >= 4 {
+				secrets = append(secrets, value)
+			}
+		}
+	}
+	return secrets
 }

@@ -89,7 +89,9 @@ func WithPollInterval(initial, maxInterval time.Duration) PollOption {
 // WithCondition ends polling of a ticket when done returns true for its
 // latest response. The default condition is a verdict: StatusPassed or
 // StatusRejected. A Watcher may call done from several goroutines at once,
-// for different tickets, so done must be safe for concurrent use.
+// for different tickets, so done must be safe for concurrent use. A panic in
+// done reaches the caller of WaitForVerdict; in a Watcher it ends that
+// ticket with a final Update whose Err describes the panic.
 func WithCondition(done func(*GetStatusResponse) bool) PollOption {
 	return func(s *pollSettings) error {
 		if done == nil {

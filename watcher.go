@@ -448,8 +448,22 @@ func (t *watchedTicket) record(resp *GetStatusResponse, err error, condition fun
 	}
 	t.seen, t.status = true, resp.StatusCode
 	update.Response = resp
-	update.Final = condition(resp)
-	return update, changed
+	final, err := callCondition(condition, resp)
+	update.Final, update.Err = final, err
+	return update, changed || err != nil
+}
+
+// callCondition calls the WithCondition function and turns a panic into a
+// final error for the ticket. The Watcher calls it on its own goroutines,
+// where no caller could recover, so one bad callback would otherwise end
+// the whole program.
+func callCondition(condition func(*GetStatusResponse) bool, resp *GetStatusResponse) (final bool, err error) {
+	defer func() {
+		if recovered := recover(); recovered != nil {
+			final, err = true, fmt.Errorf("cloudauth: Watcher: the WithCondition function panicked: %v", recovered)
+		}
+	}()
+	return condition(resp), nil
 }
 
 // ticketQueue is a min-heap of tickets by next poll time, then by order of

@@ -261,9 +261,8 @@ func TestEnvWhitespaceHandled(t *testing.T) {
 		t.Setenv(envAccessKeySecret, testSourceSecret)
 		creds, err := NewEnvCredentialsProvider().Retrieve(context.Background())
 		if err == nil {
-			// The INI provider trims its values, but the environment
-			// provider signs with the padded ID, which the service rejects
-			// as an unknown AccessKey.
+			// A padded ID would be rejected as an unknown AccessKey, so
+			// the environment provider trims it as the INI provider does.
 			assert.Equal(t, "LTAI-env-id", creds.AccessKeyID)
 		}
 	})

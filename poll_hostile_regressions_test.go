@@ -28,7 +28,7 @@ func TestWatcherConditionPanicContained(t *testing.T) {
 	output, err := cmd.CombinedOutput()
 	// WaitForVerdict lets the panic reach its caller, who can recover. The
 	// Watcher calls the condition on its own goroutines, where no caller
-	// can, so one bad callback ends the whole program.
+	// can, so it must contain the panic itself or the program would end.
 	assert.NoError(t, err, "a panicking WithCondition function crashed the process:\n%s", lastLines(output, 12))
 }
 
