@@ -367,17 +367,25 @@ func putScratch(s *scratchBuffers) {
 	}
 }
 
-var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// bodyBuffer is a pooled buffer for a response body, with the reader that
+// bounds reads into it, which would otherwise escape to the heap on every
+// request.
+type bodyBuffer struct {
+	bytes.Buffer
+	limited io.LimitedReader
+}
 
-func getBuffer() *bytes.Buffer {
-	buf := bufferPool.Get().(*bytes.Buffer)
+var bufferPool = sync.Pool{New: func() any { return new(bodyBuffer) }}
+
+func getBuffer() *bodyBuffer {
+	buf := bufferPool.Get().(*bodyBuffer)
 	buf.Reset()
 	return buf
 }
 
 // putBuffer returns buf to the pool unless a large answer grew it, so the
 // pool does not pin large buffers.
-func putBuffer(buf *bytes.Buffer) {
+func putBuffer(buf *bodyBuffer) {
 	if buf.Cap() <= 64<<10 {
 		bufferPool.Put(buf)
 	}
@@ -391,9 +399,11 @@ const maxDrainBytes = 64 << 10
 // readBody reads resp's body into buf, at most limit bytes, then drains and
 // closes it. It returns errBodyTooLarge, with the first limit bytes, when
 // the body is longer.
-func readBody(resp *http.Response, buf *bytes.Buffer, limit int64) ([]byte, error) {
+func readBody(resp *http.Response, buf *bodyBuffer, limit int64) ([]byte, error) {
 	defer func() {
-		_, _ = io.CopyN(io.Discard, resp.Body, maxDrainBytes)
+		buf.limited = io.LimitedReader{R: resp.Body, N: maxDrainBytes}
+		_, _ = io.Copy(io.Discard, &buf.limited)
+		buf.limited.R = nil
 		_ = resp.Body.Close()
 	}()
 	if resp.ContentLength > limit {
@@ -402,8 +412,8 @@ func readBody(resp *http.Response, buf *bytes.Buffer, limit int64) ([]byte, erro
 	if resp.ContentLength > 0 {
 		buf.Grow(int(resp.ContentLength) + 1)
 	}
-	reader := io.LimitedReader{R: resp.Body, N: limit + 1}
-	if _, err := buf.ReadFrom(&reader); err != nil {
+	buf.limited = io.LimitedReader{R: resp.Body, N: limit + 1}
+	if _, err := buf.ReadFrom(&buf.limited); err != nil {
 		return nil, err
 	}
 	if int64(buf.Len()) > limit {
