@@ -336,11 +336,19 @@ func (c *Client) signV3(req *http.Request, action string, values url.Values, cre
 	scratch.query, scratch.signature = rawQuery, authorization
 
 	req.URL.RawQuery = string(rawQuery)
-	for _, header := range headers[1:] {
-		req.Header[canonicalV3HeaderKeys[header.name]] = []string{header.value}
+
+	// One backing array holds every header value, one allocation in place
+	// of one per header. Each value's slice has a capacity of one, so an
+	// append to one header cannot overwrite the next.
+	headerValues := make([]string, len(headers))
+	for i, header := range headers[1:] {
+		headerValues[i] = header.value
+		req.Header[canonicalV3HeaderKeys[header.name]] = headerValues[i : i+1 : i+1]
 	}
 	value := string(authorization)
-	req.Header["Authorization"] = []string{value}
+	last := len(headerValues) - 1
+	headerValues[last] = value
+	req.Header["Authorization"] = headerValues[last:]
 	return value[strings.LastIndexByte(value, '=')+1:]
 }
 
