@@ -39,14 +39,20 @@ func sortParams(params []queryParam) {
 // that is whether b is anything but an unreserved character
 // (A-Z a-z 0-9 - _ . ~).
 func shouldEscape(b byte) bool {
-	switch {
-	case 'A' <= b && b <= 'Z', 'a' <= b && b <= 'z', '0' <= b && b <= '9':
-		return false
-	case b == '-', b == '_', b == '.', b == '~':
-		return false
-	}
-	return true
+	return escapeTable[b]
 }
+
+// escapeTable holds shouldEscape's result for every byte value, because a
+// lookup is faster than testing the ranges of unreserved characters.
+var escapeTable = func() (table [256]bool) {
+	for b := range table {
+		table[b] = true
+	}
+	for _, r := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~" {
+		table[r] = false
+	}
+	return table
+}()
 
 const upperHex = "0123456789ABCDEF"
 
@@ -54,15 +60,17 @@ const upperHex = "0123456789ABCDEF"
 // other than an unreserved character written as %XX in upper-case hex. A
 // space becomes %20 and '*' becomes %2A, unlike url.QueryEscape.
 func appendPercentEncoded(dst []byte, s string) []byte {
+	// Runs of unreserved bytes are copied whole, because appending them one
+	// at a time made encoding most of a signature's cost.
+	start := 0
 	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if shouldEscape(b) {
+		if b := s[i]; shouldEscape(b) {
+			dst = append(dst, s[start:i]...)
 			dst = append(dst, '%', upperHex[b>>4], upperHex[b&0x0F])
-		} else {
-			dst = append(dst, b)
+			start = i + 1
 		}
 	}
-	return dst
+	return append(dst, s[start:]...)
 }
 
 // PercentEncode returns s percent-encoded as Alibaba Cloud signatures require:
@@ -96,14 +104,15 @@ func appendCanonicalQuery(dst []byte, params []queryParam) []byte {
 func appendStringToSignV1(dst []byte, method string, canonicalQuery []byte) []byte {
 	dst = append(dst, method...)
 	dst = append(dst, "&%2F&"...)
-	for _, b := range canonicalQuery {
+	start := 0
+	for i, b := range canonicalQuery {
 		if shouldEscape(b) {
+			dst = append(dst, canonicalQuery[start:i]...)
 			dst = append(dst, '%', upperHex[b>>4], upperHex[b&0x0F])
-		} else {
-			dst = append(dst, b)
+			start = i + 1
 		}
 	}
-	return dst
+	return append(dst, canonicalQuery[start:]...)
 }
 
 // appendSignatureV1 appends base64(HMAC-SHA1(secret+"&", stringToSign)).

@@ -3,6 +3,7 @@ package cloudauth
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 
@@ -166,6 +167,21 @@ func TestPercentEncodeEdgeCases(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, PercentEncode(tt.in), "PercentEncode(%q)", tt.in)
 	}
+}
+
+func TestPercentEncodeEveryByte(t *testing.T) {
+	// url.QueryEscape differs from RFC 3986 encoding only in writing a space
+	// as '+', so with that replaced it is an independent reference.
+	reference := strings.NewReplacer("+", "%20")
+	var all []byte
+	for b := 0; b < 256; b++ {
+		in := string([]byte{byte(b)})
+		want := reference.Replace(url.QueryEscape(in))
+		assert.Equal(t, want, PercentEncode(in), "byte %#02x", b)
+		all = append(all, byte(b), 'x')
+	}
+	assert.Equal(t, reference.Replace(url.QueryEscape(string(all))), PercentEncode(string(all)),
+		"all bytes in one string")
 }
 
 func TestStringToSignV1EncodesSpecialValues(t *testing.T) {
