@@ -195,15 +195,16 @@ func (c *Client) adjustClock(apiErr *APIError) bool {
 	return true
 }
 
-// newNonce returns 128 random bits from crypto/rand in hex.
-func newNonce() (string, error) {
-	var raw [16]byte
+// nonceLength is the length of a signature nonce: 128 bits in hex.
+const nonceLength = 32
+
+// appendNonce appends 128 random bits from crypto/rand in hex to dst.
+func appendNonce(dst []byte) ([]byte, error) {
+	var raw [nonceLength / 2]byte
 	if _, err := rand.Read(raw[:]); err != nil {
-		return "", fmt.Errorf("cloudauth: reading random bytes for the signature nonce: %w", err)
+		return dst, fmt.Errorf("cloudauth: reading random bytes for the signature nonce: %w", err)
 	}
-	var text [32]byte
-	hex.Encode(text[:], raw[:])
-	return string(text[:]), nil
+	return hex.AppendEncode(dst, raw[:]), nil
 }
 
 // errCredentials wraps a failure to obtain credentials.

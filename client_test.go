@@ -812,3 +812,24 @@ func TestClientCredentialsFailureIsNotSent(t *testing.T) {
 	require.ErrorContains(t, err, "retrieving credentials: vault is sealed")
 	assert.Equal(t, 0, m.count())
 }
+
+func TestNewRequestV3HeadersIndependent(t *testing.T) {
+	// The V3 header values share one backing array, so adding a value to
+	// one header must leave every other header unchanged.
+	client, err := NewClient(WithAccessKey(testKeyID, testSecret), WithEndpoint(testEndpoint),
+		WithSignatureVersion(SignatureV3))
+	require.NoError(t, err)
+	creds := Credentials{AccessKeyID: testKeyID, AccessKeySecret: testSecret, SecurityToken: testToken}
+	req, _, err := client.newRequest(context.Background(), "GetStatus",
+		url.Values{"Biz": {"RPBasic"}, "TicketId": {"t1"}}, creds)
+	require.NoError(t, err)
+
+	before := req.Header.Clone()
+	for key := range before {
+		req.Header.Add(key, "added")
+	}
+	for key, values := range before {
+		want := append(append([]string(nil), values...), "added")
+		assert.Equal(t, want, req.Header[key], key)
+	}
+}

@@ -247,12 +247,16 @@ func sendAttempt[D any](ctx context.Context, c *Client, action string, values ur
 // newRequest builds the signed GET request of one attempt and returns it
 // with its signature, which error messages must not show.
 func (c *Client) newRequest(ctx context.Context, action string, values url.Values, creds Credentials) (*http.Request, string, error) {
-	nonce, err := newNonce()
+	// The nonce and the timestamp share one string, which saves an
+	// allocation per attempt.
+	var stampBuf [nonceLength + len(timestampLayout)]byte
+	stamp, err := appendNonce(stampBuf[:0])
 	if err != nil {
 		return nil, "", err
 	}
-	var timestampBuf [len(timestampLayout)]byte
-	timestamp := string(c.signingTime().AppendFormat(timestampBuf[:0], timestampLayout))
+	stamp = c.signingTime().AppendFormat(stamp, timestampLayout)
+	nonceAndTimestamp := string(stamp)
+	nonce, timestamp := nonceAndTimestamp[:nonceLength], nonceAndTimestamp[nonceLength:]
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint, nil)
 	if err != nil {
@@ -304,8 +308,14 @@ func (c *Client) signedQueryV1(action string, values url.Values, creds Credentia
 	signature := appendSignatureV1(scratch.signature[:0], stringToSign, creds.AccessKeySecret)
 	query = append(query, "&Signature="...)
 	query = appendPercentEncoded(query, string(signature))
+
+	// The query and the signature share one string, which saves an
+	// allocation per attempt.
+	queryLength := len(query)
+	query = append(query, signature...)
+	combined := string(query)
 	scratch.query, scratch.stringToSign, scratch.signature = query, stringToSign, signature
-	return string(query), string(signature)
+	return combined[:queryLength], combined[queryLength:]
 }
 
 // signV3 puts the action's parameters in req's query and the common ones
@@ -348,11 +358,19 @@ func (c *Client) signV3(req *http.Request, action string, values url.Values, cre
 	scratch.query, scratch.signature = rawQuery, authorization
 
 	req.URL.RawQuery = string(rawQuery)
-	for _, header := range headers[1:] {
-		req.Header[canonicalV3HeaderKeys[header.name]] = []string{header.value}
+
+	// One backing array holds every header value, one allocation in place
+	// of one per header. Each value's slice has a capacity of one, so an
+	// append to one header cannot overwrite the next.
+	headerValues := make([]string, len(headers))
+	for i, header := range headers[1:] {
+		headerValues[i] = header.value
+		req.Header[canonicalV3HeaderKeys[header.name]] = headerValues[i : i+1 : i+1]
 	}
 	value := string(authorization)
-	req.Header["Authorization"] = []string{value}
+	last := len(headerValues) - 1
+	headerValues[last] = value
+	req.Header["Authorization"] = headerValues[last:]
 	return value[strings.LastIndexByte(value, '=')+1:]
 }
 
@@ -389,17 +407,25 @@ func putScratch(s *scratchBuffers) {
 	}
 }
 
-var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// bodyBuffer is a pooled buffer for a response body, with the reader that
+// bounds reads into it, which would otherwise escape to the heap on every
+// request.
+type bodyBuffer struct {
+	bytes.Buffer
+	limited io.LimitedReader
+}
 
-func getBuffer() *bytes.Buffer {
-	buf := bufferPool.Get().(*bytes.Buffer)
+var bufferPool = sync.Pool{New: func() any { return new(bodyBuffer) }}
+
+func getBuffer() *bodyBuffer {
+	buf := bufferPool.Get().(*bodyBuffer)
 	buf.Reset()
 	return buf
 }
 
 // putBuffer returns buf to the pool unless a large response grew it, so the
 // pool does not pin large buffers.
-func putBuffer(buf *bytes.Buffer) {
+func putBuffer(buf *bodyBuffer) {
 	if buf.Cap() <= 64<<10 {
 		bufferPool.Put(buf)
 	}
@@ -417,9 +443,11 @@ const maxPreallocBytes = 64 << 10
 // readBody reads resp's body into buf, at most limit bytes, then drains and
 // closes it. It returns errBodyTooLarge, with the first limit bytes, when
 // the body is longer.
-func readBody(resp *http.Response, buf *bytes.Buffer, limit int64) ([]byte, error) {
+func readBody(resp *http.Response, buf *bodyBuffer, limit int64) ([]byte, error) {
 	defer func() {
-		_, _ = io.CopyN(io.Discard, resp.Body, maxDrainBytes)
+		buf.limited = io.LimitedReader{R: resp.Body, N: maxDrainBytes}
+		_, _ = io.Copy(io.Discard, &buf.limited)
+		buf.limited.R = nil
 		_ = resp.Body.Close()
 	}()
 	if resp.ContentLength > limit {
@@ -430,8 +458,8 @@ func readBody(resp *http.Response, buf *bytes.Buffer, limit int64) ([]byte, erro
 		// to be huge cannot make the client reserve memory for it.
 		buf.Grow(int(min(resp.ContentLength+1, maxPreallocBytes)))
 	}
-	reader := io.LimitedReader{R: resp.Body, N: limit + 1}
-	if _, err := buf.ReadFrom(&reader); err != nil {
+	buf.limited = io.LimitedReader{R: resp.Body, N: limit + 1}
+	if _, err := buf.ReadFrom(&buf.limited); err != nil {
 		return nil, err
 	}
 	if int64(buf.Len()) > limit {

@@ -4,7 +4,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
+	"hash"
 	"net/url"
+	"sync"
 )
 
 // This file holds the RPC signature V1 (HMAC-SHA1) signer. Its functions are
@@ -37,14 +39,20 @@ func sortParams(params []queryParam) {
 // that is whether b is anything but an unreserved character
 // (A-Z a-z 0-9 - _ . ~).
 func shouldEscape(b byte) bool {
-	switch {
-	case 'A' <= b && b <= 'Z', 'a' <= b && b <= 'z', '0' <= b && b <= '9':
-		return false
-	case b == '-', b == '_', b == '.', b == '~':
-		return false
-	}
-	return true
+	return escapeTable[b]
 }
+
+// escapeTable holds shouldEscape's result for every byte value, because a
+// lookup is faster than testing the ranges of unreserved characters.
+var escapeTable = func() (table [256]bool) {
+	for b := range table {
+		table[b] = true
+	}
+	for _, r := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~" {
+		table[r] = false
+	}
+	return table
+}()
 
 const upperHex = "0123456789ABCDEF"
 
@@ -52,15 +60,17 @@ const upperHex = "0123456789ABCDEF"
 // other than an unreserved character written as %XX in upper-case hex. A
 // space becomes %20 and '*' becomes %2A, unlike url.QueryEscape.
 func appendPercentEncoded(dst []byte, s string) []byte {
+	// Runs of unreserved bytes are copied whole, because appending them one
+	// at a time made encoding most of a signature's cost.
+	start := 0
 	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if shouldEscape(b) {
+		if b := s[i]; shouldEscape(b) {
+			dst = append(dst, s[start:i]...)
 			dst = append(dst, '%', upperHex[b>>4], upperHex[b&0x0F])
-		} else {
-			dst = append(dst, b)
+			start = i + 1
 		}
 	}
-	return dst
+	return append(dst, s[start:]...)
 }
 
 // PercentEncode returns s percent-encoded as Alibaba Cloud signatures require:
@@ -94,57 +104,92 @@ func appendCanonicalQuery(dst []byte, params []queryParam) []byte {
 func appendStringToSignV1(dst []byte, method string, canonicalQuery []byte) []byte {
 	dst = append(dst, method...)
 	dst = append(dst, "&%2F&"...)
-	for _, b := range canonicalQuery {
+	start := 0
+	for i, b := range canonicalQuery {
 		if shouldEscape(b) {
+			dst = append(dst, canonicalQuery[start:i]...)
 			dst = append(dst, '%', upperHex[b>>4], upperHex[b&0x0F])
-		} else {
-			dst = append(dst, b)
+			start = i + 1
 		}
 	}
-	return dst
+	return append(dst, canonicalQuery[start:]...)
 }
 
 // appendSignatureV1 appends base64(HMAC-SHA1(secret+"&", stringToSign)).
 func appendSignatureV1(dst []byte, stringToSign []byte, accessKeySecret string) []byte {
+	state, _ := hmacSHA1Pool.Get().(*hmacSHA1State)
+	if state == nil || state.secret != accessKeySecret {
+		state = newHMACSHA1State(accessKeySecret)
+	}
+	state.mac.Write(stringToSign)
+	dst = base64.StdEncoding.AppendEncode(dst, state.mac.Sum(state.sum[:0]))
+	state.mac.Reset()
+	hmacSHA1Pool.Put(state)
+	return dst
+}
+
+// hmacSHA1State is an HMAC-SHA1 keyed for one AccessKey secret, with room
+// for its sum, so that a pooled state signs without allocating.
+type hmacSHA1State struct {
+	secret string
+	mac    hash.Hash
+	sum    [sha1.Size]byte
+}
+
+func newHMACSHA1State(accessKeySecret string) *hmacSHA1State {
 	key := make([]byte, 0, len(accessKeySecret)+1)
 	key = append(key, accessKeySecret...)
 	key = append(key, '&')
-	mac := hmac.New(sha1.New, key)
-	mac.Write(stringToSign)
-	var sum [sha1.Size]byte
-	return base64.StdEncoding.AppendEncode(dst, mac.Sum(sum[:0]))
+	return &hmacSHA1State{secret: accessKeySecret, mac: hmac.New(sha1.New, key)}
 }
+
+// hmacSHA1Pool holds reset HMAC-SHA1 states for reuse, because keying a new
+// one allocates several times per signature. appendSignatureV1 replaces a
+// state keyed for another secret, so signatures stay correct when a process
+// signs with several secrets, which only lowers the reuse.
+var hmacSHA1Pool sync.Pool
 
 // paramsFromValues flattens url.Values into query parameters sorted by name.
 // A name with several values contributes one parameter for each, in order.
 func paramsFromValues(values url.Values) []queryParam {
-	params := make([]queryParam, 0, len(values))
+	return appendParamsFromValues(make([]queryParam, 0, len(values)), values)
+}
+
+// appendParamsFromValues appends the parameters of values to dst and sorts
+// the result by name, so a caller can pass storage on its stack.
+func appendParamsFromValues(dst []queryParam, values url.Values) []queryParam {
 	for name, list := range values {
 		for _, value := range list {
-			params = append(params, queryParam{name, value})
+			dst = append(dst, queryParam{name, value})
 		}
 	}
-	sortParams(params)
-	return params
+	sortParams(dst)
+	return dst
 }
 
 // StringToSignV1 returns the RPC signature V1 string to sign for an HTTP
 // method and the request's parameters. A "Signature" parameter, if present,
 // is left out, since it is not signed.
 func StringToSignV1(method string, params url.Values) string {
-	return string(stringToSignV1(method, params))
+	scratch := getScratch()
+	defer putScratch(scratch)
+	return string(scratch.stringToSignV1(method, params))
 }
 
-func stringToSignV1(method string, params url.Values) []byte {
-	sorted := paramsFromValues(params)
+// stringToSignV1 builds the V1 string to sign of params, all but Signature,
+// in s's buffers. The result is valid until s is used again.
+func (s *scratchBuffers) stringToSignV1(method string, params url.Values) []byte {
+	var storage [16]queryParam
+	sorted := appendParamsFromValues(storage[:0], params)
 	kept := sorted[:0]
 	for _, p := range sorted {
 		if p.name != "Signature" {
 			kept = append(kept, p)
 		}
 	}
-	canonical := appendCanonicalQuery(nil, kept)
-	return appendStringToSignV1(make([]byte, 0, len(canonical)*5/4+16), method, canonical)
+	s.query = appendCanonicalQuery(s.query[:0], kept)
+	s.stringToSign = appendStringToSignV1(s.stringToSign[:0], method, s.query)
+	return s.stringToSign
 }
 
 // SignV1 returns the RPC signature V1 (HMAC-SHA1, base64) of an HTTP method
@@ -152,5 +197,9 @@ func stringToSignV1(method string, params url.Values) []byte {
 // The parameters must include the common ones (AccessKeyId, Timestamp,
 // SignatureNonce, ...); SignV1 adds nothing.
 func SignV1(method string, params url.Values, accessKeySecret string) string {
-	return string(appendSignatureV1(nil, stringToSignV1(method, params), accessKeySecret))
+	scratch := getScratch()
+	defer putScratch(scratch)
+	stringToSign := scratch.stringToSignV1(method, params)
+	scratch.signature = appendSignatureV1(scratch.signature[:0], stringToSign, accessKeySecret)
+	return string(scratch.signature)
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // StatusCode is the verification state of a ticket, as GetStatus reports it
@@ -179,6 +180,12 @@ func (s *flexString) UnmarshalJSON(data []byte) error {
 	}
 	switch data[0] {
 	case '"':
+		// A string without escapes is its value between the quotes, so only
+		// other strings need json.Unmarshal, which allocates a decoder.
+		if inner, ok := unescapedJSONString(data); ok {
+			*s = flexString(inner)
+			return nil
+		}
 		var text string
 		if err := json.Unmarshal(data, &text); err != nil {
 			return err
@@ -190,6 +197,22 @@ func (s *flexString) UnmarshalJSON(data []byte) error {
 		*s = flexString(data)
 	}
 	return nil
+}
+
+// unescapedJSONString returns the text between the quotes of the JSON
+// string data when decoding it would change nothing: data is quoted and the
+// text is valid UTF-8 without a backslash, quote or control character.
+func unescapedJSONString(data []byte) ([]byte, bool) {
+	if len(data) < 2 || data[0] != '"' || data[len(data)-1] != '"' {
+		return nil, false
+	}
+	inner := data[1 : len(data)-1]
+	for _, b := range inner {
+		if b == '\\' || b == '"' || b < ' ' {
+			return nil, false
+		}
+	}
+	return inner, utf8.Valid(inner)
 }
 
 // scalarText returns the text of a JSON number, boolean or string, unquoting
