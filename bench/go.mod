@@ -16,5 +16,6 @@ require (
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect
 	github.com/modern-go/reflect2 v1.0.2 // indirect
 	github.com/opentracing/opentracing-go v1.2.1-0.20220228012449-10b1cf09e00b // indirect
-	gopkg.in/ini.v1 v1.67.0 // indirect
+	golang.org/x/time v0.10.0 // indirect
+	gopkg.in/ini.v1 v1.68.0 // indirect
 )
