@@ -37,6 +37,10 @@ type Client struct {
 	userAgentValue   []string
 	maxAttempts      int
 	httpClient       *http.Client
+	// transport is httpClient's transport when the client adds nothing to
+	// it (no cookie jar, no timeout, redirects refused), so requests can
+	// skip http.Client's per-request bookkeeping. It is nil otherwise.
+	transport http.RoundTripper
 	credentials      CredentialsProvider
 	logger           *slog.Logger
 	maxResponseBytes int64
@@ -96,6 +100,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		userAgentValue:   []string{userAgent},
 		maxAttempts:      cfg.maxAttempts,
 		httpClient:       httpClient,
+		transport:        directTransport(httpClient),
 		credentials:      newCredentialsCache(provider, cfg.logger, cfg.now),
 		logger:           cfg.logger,
 		maxResponseBytes: cfg.maxResponseBytes,
@@ -138,6 +143,39 @@ func newDefaultHTTPClient() *http.Client {
 		ForceAttemptHTTP2:     true,
 	}
 	return &http.Client{Transport: transport, CheckRedirect: refuseRedirect}
+}
+
+// directTransport returns the transport of client when sending through it
+// directly does what client.Do would: the client has no cookie jar and no
+// timeout, and NewClient has made it refuse redirects. It returns nil
+// otherwise.
+func directTransport(client *http.Client) http.RoundTripper {
+	if client.Jar != nil || client.Timeout != 0 {
+		return nil
+	}
+	if client.Transport == nil {
+		return http.DefaultTransport
+	}
+	return client.Transport
+}
+
+// send sends req through the transport directly when directTransport
+// allowed it, and through the http.Client otherwise.
+func (c *Client) send(req *http.Request) (*http.Response, error) {
+	if c.transport == nil {
+		return c.httpClient.Do(req)
+	}
+	resp, err := c.transport.RoundTrip(req)
+	if err != nil {
+		if resp != nil && resp.Body != nil {
+			_ = resp.Body.Close()
+		}
+		return nil, err
+	}
+	if resp == nil {
+		return nil, errors.New("the HTTP transport returned neither a response nor an error")
+	}
+	return resp, nil
 }
 
 // refuseRedirect makes an *http.Client return a 3xx response as it is, so a

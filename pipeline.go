@@ -219,7 +219,7 @@ func sendAttempt[D any](ctx context.Context, c *Client, action string, values ur
 	if err != nil {
 		return err
 	}
-	resp, err := c.httpClient.Do(req)
+	resp, err := c.send(req)
 	if err != nil {
 		return newTransportError(ctx, req, err)
 	}
