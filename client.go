@@ -29,18 +29,18 @@ const APIVersion = "2018-09-16"
 // concurrent use by many goroutines. It starts no goroutines and needs no
 // Close.
 type Client struct {
-	endpoint         string
-	region           string
-	format           Format
-	formatValue      []string
-	acceptValue      []string
-	userAgentValue   []string
-	maxAttempts      int
-	httpClient       *http.Client
+	endpoint       string
+	region         string
+	format         Format
+	formatValue    []string
+	acceptValue    []string
+	userAgentValue []string
+	maxAttempts    int
+	httpClient     *http.Client
 	// transport is httpClient's transport when the client adds nothing to
 	// it (no cookie jar, no timeout, redirects refused), so requests can
 	// skip http.Client's per-request bookkeeping. It is nil otherwise.
-	transport http.RoundTripper
+	transport        http.RoundTripper
 	credentials      CredentialsProvider
 	logger           *slog.Logger
 	maxResponseBytes int64

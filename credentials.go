@@ -99,7 +99,7 @@ func (c Credentials) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-// redactedMark stands in for a secret value in printed output: it tells an
+// redactedMark replaces a secret value in printed output. It distinguishes an
 // empty value from a set one and shows nothing of the value itself.
 func redactedMark(secret string) string {
 	if secret == "" {

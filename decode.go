@@ -111,7 +111,7 @@ func decodeSuccess[D any](resp *http.Response, body []byte, env *envelope[D], se
 		return newResponseError(resp, body, string(env.RequestID), describeDecodeError(err), secrets)
 	}
 	// An explicit Success decides. Without one, an error Code does, so a
-	// gateway's {"Code":"Throttling.User"} is not taken for an answer.
+	// gateway's {"Code":"Throttling.User"} is not taken for a result.
 	failed := env.Success.set && !env.Success.value ||
 		!env.Success.set && !isSuccessCode(string(env.Code))
 	if failed {

@@ -74,7 +74,7 @@ type APIError struct {
 	// RequestID identifies the request to Alibaba Cloud support. It comes
 	// from the body, else from the x-acs-request-id header.
 	RequestID string
-	// HostID is the host that answered, when the body names it.
+	// HostID is the host that sent the response, when the body names it.
 	HostID string
 	// Recommend is a troubleshooting link, when the body has one.
 	Recommend string

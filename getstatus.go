@@ -47,7 +47,7 @@ type GetStatusResponse struct {
 	// photo and the ID card's portrait. It is meaningful only when the
 	// submission had both pictures, and is 0 when the response left it out.
 	SimilarityScore float64
-	// AuditConclusions says why a rejected submission failed, such as a
+	// AuditConclusions explains why a rejected submission failed, such as a
 	// blurred ID photo.
 	AuditConclusions string
 }

@@ -85,7 +85,7 @@ func WithAccessKey(accessKeyID, accessKeySecret string) Option {
 }
 
 // WithCredentials signs requests with the credentials provider returns. The
-// client caches credentials that have an Expires time and asks the provider
+// client caches credentials that have an Expires time and calls the provider
 // again shortly before they expire. Without this option or WithAccessKey,
 // NewClient uses NewDefaultCredentialsProvider.
 func WithCredentials(provider CredentialsProvider) Option {

@@ -100,7 +100,7 @@ func (c *Client) backoff(attempt int) time.Duration {
 }
 
 // fail logs a call's final failure and returns the error for the caller:
-// err itself after one attempt, or an *attemptsError that wraps it and says
+// err itself after one attempt, or an *attemptsError that wraps it and states
 // how many attempts were made.
 func (c *Client) fail(ctx context.Context, action string, attempts int, err, ctxErr error) error {
 	var result error
@@ -479,7 +479,7 @@ func newTransportError(ctx context.Context, req *http.Request, err error) error 
 	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 		// Only the attempt's own limit (WithAttemptTimeout or the
 		// http.Client's Timeout) expired. Matching the caller's
-		// context.DeadlineExceeded would wrongly say their deadline passed.
+		// context.DeadlineExceeded would wrongly report that their deadline passed.
 		err = &attemptTimeoutError{text: err.Error()}
 	}
 	endpoint := req.URL.Scheme + "://" + req.URL.Host + req.URL.Path

@@ -6,7 +6,7 @@
 // ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET), it calls
 // the real service, or the URL given with -endpoint. Otherwise it starts the
 // in-process fake endpoint of package cloudauthtest with demo tickets
-// (demo-passed, demo-rejected, demo-in-review) and says so on stderr.
+// (demo-passed, demo-rejected, demo-in-review) and reports that on stderr.
 //
 // The chain's ECS instance RAM role step is skipped unless -ecs is given,
 // so that a run on a laptop never contacts the ECS metadata address.
