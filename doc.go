@@ -55,12 +55,20 @@
 // # Retries
 //
 // A call is tried up to three times (WithMaxAttempts). Transport failures,
-// 5xx responses, Throttling codes and ServiceUnavailable are retried after an
-// exponential backoff with jitter (WithBackoff), honouring the throttling
-// headers' TimeLeft. Parameter, permission and signature errors are not
-// retried. A rejected timestamp, when the Date header shows the local clock
+// 5xx responses, Throttling codes, HTTP 429 and ServiceUnavailable are
+// retried after an exponential backoff with jitter (WithBackoff), honouring
+// the throttling headers' TimeLeft. Parameter, permission and signature
+// errors are not retried. A rejected timestamp, when the Date header shows the local clock
 // is off, corrects the clock and earns one extra attempt. Every wait stops
 // when the context ends.
+//
+// # Polling
+//
+// Client.WaitForVerdict polls one ticket until it passes or is rejected,
+// with a growing, jittered interval, bounded by the context and
+// WithMaxWait. A Watcher, from Client.NewWatcher, polls many tickets with
+// bounded concurrency and a rate limit that every attempt passes through,
+// and delivers each status change on a channel.
 //
 // # Testing
 //

@@ -80,8 +80,8 @@ func (f Format) acceptHeader() string {
 // The flex types below decode values that the service, or a gateway in front
 // of it, sends either bare or quoted: 1 and "1", 93.12 and "93.12", true and
 // "true". Each implements json.Unmarshaler for JSON bodies and
-// encoding.TextUnmarshaler for XML character data. The set flag tells a
-// missing value from a zero one.
+// encoding.TextUnmarshaler for XML character data. The set flag distinguishes
+// a missing value from a zero one.
 
 // flexInt is an integer that may arrive quoted.
 type flexInt struct {
