@@ -2,6 +2,7 @@ package cloudauth
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -266,4 +267,23 @@ func TestEnvWhitespaceHandled(t *testing.T) {
 			assert.Equal(t, "LTAI-env-id", creds.AccessKeyID)
 		}
 	})
+}
+
+func TestOptionStructsHideSecrets(t *testing.T) {
+	const externalID = "external-id-secret-4821"
+	const query = "token=uri-secret-77"
+	values := []any{
+		RAMRoleARNOptions{RoleARN: "acs:ram::1:role/r", ExternalID: externalID},
+		&RAMRoleARNOptions{ExternalID: externalID},
+		URIOptions{URI: "http://127.0.0.1:9/creds?" + query},
+		URIOptions{URI: "http://[::1/creds?" + query},
+	}
+	for _, value := range values {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+			text := fmt.Sprintf(verb, value)
+			assert.NotContains(t, text, externalID, "%s of %T", verb, value)
+			assert.NotContains(t, text, "uri-secret-77", "%s of %T", verb, value)
+		}
+	}
+	assert.Contains(t, fmt.Sprintf("%+v", values[0]), "acs:ram::1:role/r")
 }

@@ -31,8 +31,14 @@ const maxCredentialsResponseBytes = 1 << 20
 const defaultCredentialsHTTPTimeout = 10 * time.Second
 
 // defaultCredentialsHTTPClient sends STS and credentials URI requests when
-// the caller sets no HTTP client. It honors the proxy environment variables.
-var defaultCredentialsHTTPClient = &http.Client{Timeout: defaultCredentialsHTTPTimeout}
+// the caller sets no HTTP client. Like the Client's own, its transport is
+// dedicated, so it neither depends on nor changes http.DefaultTransport, and
+// it honors the proxy environment variables.
+var defaultCredentialsHTTPClient = func() *http.Client {
+	client := newDefaultHTTPClient()
+	client.Timeout = defaultCredentialsHTTPTimeout
+	return client
+}()
 
 // credentialsTimeLayout is the UTC timestamp format of the Timestamp request
 // parameter and of the Expiration field in STS and metadata responses.

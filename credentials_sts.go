@@ -242,3 +242,18 @@ func (p *RAMRoleARNCredentialsProvider) LogValue() slog.Value {
 		slog.String("source", fmt.Sprintf("%T", p.source)),
 	)
 }
+
+// String describes the options with the external ID redacted.
+func (o RAMRoleARNOptions) String() string {
+	return fmt.Sprintf("RAMRoleARNOptions{RoleARN: %s, RoleSessionName: %s, DurationSeconds: %d, ExternalID: %s, STSEndpoint: %s}",
+		o.RoleARN, o.RoleSessionName, o.DurationSeconds, redactedMark(o.ExternalID), o.STSEndpoint)
+}
+
+// GoString is String with the package name, for the %#v verb.
+func (o RAMRoleARNOptions) GoString() string { return "cloudauth." + o.String() }
+
+// Format writes the redacted form for every verb, because fmt would
+// otherwise print ExternalID.
+func (o RAMRoleARNOptions) Format(f fmt.State, verb rune) {
+	formatRedacted(f, verb, o.String(), o.GoString())
+}

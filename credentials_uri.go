@@ -147,3 +147,23 @@ func (p *URICredentialsProvider) querySecrets() []string {
 	}
 	return secrets
 }
+
+// String describes the options with the URI's query redacted.
+func (o URIOptions) String() string {
+	uri := o.URI
+	if u, err := url.Parse(o.URI); err == nil {
+		uri = redactURL(u)
+	} else if o.URI != "" {
+		uri = "[invalid URI redacted]"
+	}
+	return "URIOptions{URI: " + uri + "}"
+}
+
+// GoString is String with the package name, for the %#v verb.
+func (o URIOptions) GoString() string { return "cloudauth." + o.String() }
+
+// Format writes the redacted form for every verb, because fmt would
+// otherwise print the URI with its query.
+func (o URIOptions) Format(f fmt.State, verb rune) {
+	formatRedacted(f, verb, o.String(), o.GoString())
+}
