@@ -696,7 +696,8 @@ func TestNewClientRejectsInvalidOptions(t *testing.T) {
 }
 
 func TestNewClientNormalizesEndpoint(t *testing.T) {
-	for _, endpoint := range []string{"https://cloudauth.test", "https://cloudauth.test/"} {
+	for _, endpoint := range []string{"https://cloudauth.test", "https://cloudauth.test/", " https://cloudauth.test\n",
+		"HTTPS://cloudauth.test"} {
 		client, err := NewClient(WithEndpoint(endpoint), WithAccessKey(testKeyID, testSecret))
 		require.NoError(t, err)
 		assert.Equal(t, "https://cloudauth.test/", client.endpoint)

@@ -107,7 +107,9 @@ func WithCredentials(provider CredentialsProvider) Option {
 // other than "/", a query or a fragment is rejected.
 func WithEndpoint(endpoint string) Option {
 	return func(c *config) error {
-		normalized, err := parseEndpoint(endpoint)
+		// Values read from configuration files often keep a trailing
+		// newline or spaces, which are never part of a URL.
+		normalized, err := parseEndpoint(strings.TrimSpace(endpoint))
 		if err != nil {
 			return fmt.Errorf("WithEndpoint(%q): %w", redactEndpoint(endpoint), err)
 		}
