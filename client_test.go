@@ -142,6 +142,8 @@ func TestGetStatusTolerantBodies(t *testing.T) {
 			StatusRejected, 7.5, "", "r3"},
 		{"XML with BOM", "\xEF\xBB\xBF<?xml version=\"1.0\"?><R><Data><StatusCode>0</StatusCode></Data></R>",
 			StatusInReview, 0, "", ""},
+		{"XML labelled GBK", "<?xml version=\"1.0\" encoding=\"GBK\"?><R><Data><StatusCode>2</StatusCode>" +
+			"<AuditConclusions>照片模糊</AuditConclusions></Data></R>", StatusRejected, 0, "照片模糊", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -86,11 +87,27 @@ func decodeBody(body []byte, v any) error {
 	case bodyJSON:
 		return json.Unmarshal(body, v)
 	case bodyXML:
-		return xml.Unmarshal(body, v)
+		return unmarshalXML(body, v)
 	case bodyHTML:
 		return errors.New("the body is an HTML page, not JSON or XML")
 	}
 	return errors.New("the body is neither JSON nor XML")
+}
+
+// unmarshalXML decodes an XML body into v. encoding/xml rejects any
+// declared encoding but UTF-8 unless it has a charset reader, so a body
+// whose declaration names another charset (such as GBK or ISO-8859-1) is
+// accepted when its bytes are valid UTF-8, which is what services that
+// mislabel their XML send. Other bodies fail with a clear error.
+func unmarshalXML(body []byte, v any) error {
+	decoder := xml.NewDecoder(bytes.NewReader(body))
+	decoder.CharsetReader = func(label string, input io.Reader) (io.Reader, error) {
+		if utf8.Valid(body) {
+			return input, nil
+		}
+		return nil, fmt.Errorf("the XML declares the charset %q and is not valid UTF-8", label)
+	}
+	return decoder.Decode(v)
 }
 
 // isSuccessCode reports whether code is a Code value that comes with a
@@ -184,7 +201,7 @@ func parseErrorBody(resp *http.Response, body []byte, secrets *redactor) *APIErr
 			fields = errorBody{Message: flexString(textExcerpt(secrets.redactBytes(body)))}
 		}
 	case bodyXML:
-		if err := xml.Unmarshal(body, &fields); err != nil {
+		if err := unmarshalXML(body, &fields); err != nil {
 			fields = errorBody{Message: flexString(textExcerpt(secrets.redactBytes(body)))}
 		}
 	case bodyHTML, bodyText:

@@ -180,7 +180,8 @@ func TestHostileUnusableSuccessBodies(t *testing.T) {
 		{"UTF-16 with BOM", utf16},
 		{"billion laughs", billionLaughs},
 		{"external entity", externalEntity},
-		{"XML charset GBK", `<?xml version="1.0" encoding="GBK"?><R><Data><StatusCode>1</StatusCode></Data></R>`},
+		{"XML in GBK bytes", "<?xml version=\"1.0\" encoding=\"GBK\"?><R><Data><StatusCode>1</StatusCode>" +
+			"<AuditConclusions>\xd5\xd5\xc6\xac</AuditConclusions></Data></R>"},
 		{"XML Data without StatusCode", `<R><Data><Other>1</Other></Data></R>`},
 		{"HTML page", "<!DOCTYPE html><html><head><title>Login</title></head><body>Sign in</body></html>"},
 		{"plain text", "OK"},
