@@ -4,10 +4,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // This file holds the signature V3 (ACS3-HMAC-SHA256) signer, which the
@@ -178,13 +180,31 @@ func appendSignV3(dst []byte, method, path string, sortedQuery, sortedHeaders []
 	signatureStart := len(dst)
 	dst = append(dst, signatureAlgorithmV3+"\n"...)
 	dst = hex.AppendEncode(dst, canonicalHash[:])
-	mac := hmac.New(sha256.New, []byte(accessKeySecret))
-	mac.Write(dst[signatureStart:])
-	dst = mac.Sum(dst[:signatureStart])
-	var signature [sha256.Size]byte
-	copy(signature[:], dst[signatureStart:])
-	return hex.AppendEncode(dst[:signatureStart], signature[:])
+	state, _ := hmacSHA256Pool.Get().(*hmacSHA256State)
+	if state == nil || state.secret != accessKeySecret {
+		state = &hmacSHA256State{secret: accessKeySecret, mac: hmac.New(sha256.New, []byte(accessKeySecret))}
+	}
+	state.mac.Write(dst[signatureStart:])
+	signature := state.mac.Sum(state.sum[:0])
+	dst = hex.AppendEncode(dst[:signatureStart], signature)
+	state.mac.Reset()
+	hmacSHA256Pool.Put(state)
+	return dst
 }
+
+// hmacSHA256State is an HMAC-SHA256 keyed for one AccessKey secret, with
+// room for its sum, so that a pooled state signs without allocating.
+type hmacSHA256State struct {
+	secret string
+	mac    hash.Hash
+	sum    [sha256.Size]byte
+}
+
+// hmacSHA256Pool holds reset HMAC-SHA256 states for reuse, because keying a
+// new one allocates several times per signature. appendSignV3 replaces a
+// state keyed for another secret, so signatures stay correct when a process
+// signs with several secrets.
+var hmacSHA256Pool sync.Pool
 
 // scratchSizeV3 returns an upper bound on the bytes appendSignV3 writes past
 // the end of dst, so it can grow dst once. The canonical request is bounded

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -375,4 +376,32 @@ func BenchmarkSignV3(b *testing.B) {
 		buf = appendSignV3(buf[:0], request.method, request.path, query, headers,
 			request.hashedPayload, request.accessKeyID, request.accessSecret)
 	}
+}
+
+func TestSignV3PooledStatesPerSecret(t *testing.T) {
+	headers := http.Header{"host": {"cloudauth.aliyuncs.com"}, "x-acs-action": {"GetStatus"}}
+	query := url.Values{"Biz": {"RPBasic"}}
+	secrets := []string{"secret-one", "secret-two", "secret-three"}
+	want := map[string]string{}
+	for _, secret := range secrets {
+		want[secret] = SignV3("GET", "/", query, headers, HashPayloadV3(nil), "id", secret)
+	}
+	require.NotEqual(t, want["secret-one"], want["secret-two"])
+
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				secret := secrets[(g+i)%len(secrets)]
+				got := SignV3("GET", "/", query, headers, HashPayloadV3(nil), "id", secret)
+				if got != want[secret] {
+					t.Errorf("signature for %s changed: %s", secret, got)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
 }
