@@ -47,7 +47,7 @@ type mockServer struct {
 	requests  []*http.Request
 }
 
-// newMockServer answers every GET to testEndpoint with responder.
+// newMockServer responds to every GET to testEndpoint with responder.
 func newMockServer(t *testing.T, responder httpmock.Responder) *mockServer {
 	t.Helper()
 	m := &mockServer{transport: httpmock.NewMockTransport()}

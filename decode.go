@@ -94,11 +94,11 @@ func decodeBody(body []byte, v any) error {
 	return errors.New("the body is neither JSON nor XML")
 }
 
-// unmarshalXML decodes an XML body into v. encoding/xml rejects any
-// declared encoding but UTF-8 unless it has a charset reader, so a body
-// whose declaration names another charset (such as GBK or ISO-8859-1) is
-// accepted when its bytes are valid UTF-8, which is what services that
-// mislabel their XML send. Other bodies fail with a clear error.
+// unmarshalXML decodes an XML body into v. Without a charset reader,
+// encoding/xml rejects every declared encoding but UTF-8. Services that
+// mislabel their XML declare another charset, such as GBK, over UTF-8
+// bytes, so such a body is accepted when its bytes are valid UTF-8. Other
+// bodies fail with a clear error.
 func unmarshalXML(body []byte, v any) error {
 	decoder := xml.NewDecoder(bytes.NewReader(body))
 	decoder.CharsetReader = func(label string, input io.Reader) (io.Reader, error) {

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// skewedService answers InvalidTimeStamp.Expired, with its own clock in the
+// skewedService responds with InvalidTimeStamp.Expired, with its own clock in the
 // Date header, to requests whose Timestamp is more than 15 minutes from it.
 func skewedService(serverNow func() time.Time, code string) func(*http.Request) (*http.Response, error) {
 	return func(req *http.Request) (*http.Response, error) {
@@ -57,7 +57,7 @@ func TestClockSkewCorrection(t *testing.T) {
 func TestClockSkewRetriedOncePerCall(t *testing.T) {
 	var calls atomic.Int32
 	m := newMockServer(t, func(req *http.Request) (*http.Response, error) {
-		// Each answer claims a different clock, so each looks correctable.
+		// Each response claims a different clock, so each looks correctable.
 		n := calls.Add(1)
 		date := time.Now().Add(time.Duration(n) * time.Hour).UTC().Format(http.TimeFormat)
 		return respond(400, `{"Code":"InvalidTimeStamp.Expired"}`, "Date", date)(req)
