@@ -2,8 +2,6 @@ package cloudauth
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -248,23 +246,18 @@ func sanitizeServiceText(text string, limit int, secrets ...string) string {
 		if secret == "" {
 			continue
 		}
-		// The string to sign encodes each value twice, and a form body once.
-		once := PercentEncode(secret)
-		for _, form := range []string{secret, once, PercentEncode(once), url.QueryEscape(secret)} {
-			text = strings.ReplaceAll(text, form, "[REDACTED]")
+		for _, form := range encodedForms(secret) {
+			text = strings.ReplaceAll(text, form, redactedText)
 		}
 	}
 	return cleanField(text, limit, nil)
 }
 
-// newSignatureNonce returns 128 random bits from crypto/rand as hex, so that
-// no two requests carry the same nonce in practice.
+// newSignatureNonce returns 128 random bits from crypto/rand as hex, the
+// same nonce the client's own requests carry.
 func newSignatureNonce() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("generate signature nonce: %w", err)
-	}
-	return hex.EncodeToString(b[:]), nil
+	nonce, err := appendNonce(nil)
+	return string(nonce), err
 }
 
 // parseExpiration parses an Expiration field such as "2006-01-02T15:04:05Z".

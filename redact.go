@@ -21,9 +21,7 @@ type redactor struct {
 const redactedText = "[REDACTED]"
 
 // secretForms returns the forms in which the redactor's secrets can appear
-// in a body: as they are, percent-encoded once and twice (a string to sign
-// contains the query encoded twice), query-escaped, and with '/' escaped as
-// JSON may write it.
+// in a body, as encodedForms lists them.
 func (r *redactor) secretForms() []string {
 	if r.computed {
 		return r.forms
@@ -34,11 +32,18 @@ func (r *redactor) secretForms() []string {
 		if len(secret) < 4 {
 			continue
 		}
-		once := PercentEncode(secret)
-		r.forms = append(r.forms, secret, once, PercentEncode(once), url.QueryEscape(secret),
-			strings.ReplaceAll(secret, "/", `\/`))
+		r.forms = append(r.forms, encodedForms(secret)...)
 	}
 	return r.forms
+}
+
+// encodedForms returns secret as it is, percent-encoded once and twice (a
+// string to sign contains the query encoded twice, a form body once),
+// query-escaped, and with '/' escaped as JSON may write it.
+func encodedForms(secret string) []string {
+	once := PercentEncode(secret)
+	return []string{secret, once, PercentEncode(once), url.QueryEscape(secret),
+		strings.ReplaceAll(secret, "/", `\/`)}
 }
 
 func (r *redactor) redact(text string) string {
