@@ -218,15 +218,17 @@ func (c *Client) signingTime() time.Time {
 }
 
 // adjustClock stores the offset between the service's Date header and the
-// local clock after the service rejected a timestamp. It reports whether
-// the offset changed, so that a retry can succeed.
-func (c *Client) adjustClock(apiErr *APIError) bool {
+// local clock after the service rejected a timestamp signed with
+// signedOffset. It reports whether a retry can succeed, that is whether the
+// offset differs from the one the rejected request used. Comparing with
+// that offset, not the current one, lets every concurrent call that was
+// signed before the correction retry, not only the first to store it.
+func (c *Client) adjustClock(apiErr *APIError, signedOffset int64) bool {
 	if apiErr.serverTime.IsZero() {
 		return false
 	}
 	offset := apiErr.serverTime.Sub(c.now())
-	previous := time.Duration(c.clockOffset.Load())
-	if diff := offset - previous; diff > -time.Second && diff < time.Second {
+	if diff := offset - time.Duration(signedOffset); diff > -time.Second && diff < time.Second {
 		return false
 	}
 	c.clockOffset.Store(int64(offset))

@@ -243,3 +243,24 @@ func TestFakeRateLimitThrottles(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, srv.Requests(), 5)
 }
+
+func TestFakeClockSkewConcurrentCalls(t *testing.T) {
+	srv := newFake(t)
+	srv.SetClockSkew(-2 * time.Hour)
+	client := newFakeClient(t, srv, cloudauth.WithMaxAttempts(1))
+
+	const calls = 16
+	start := make(chan struct{})
+	errs := make(chan error, calls)
+	for i := 0; i < calls; i++ {
+		go func() {
+			<-start
+			_, err := client.GetStatus(context.Background(), fakeRequest)
+			errs <- err
+		}()
+	}
+	close(start)
+	for i := 0; i < calls; i++ {
+		assert.NoError(t, <-errs, "every call signed before the correction retries once")
+	}
+}

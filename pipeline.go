@@ -27,6 +27,7 @@ func invoke[D any](ctx context.Context, c *Client, action string, values url.Val
 	clockCorrected := false
 	for attempt := 1; ; attempt++ {
 		*env = envelope[D]{}
+		signedOffset := c.clockOffset.Load()
 		err := sendAttempt(ctx, c, action, values, env)
 		if err == nil {
 			return nil
@@ -37,7 +38,7 @@ func invoke[D any](ctx context.Context, c *Client, action string, values url.Val
 		}
 		var apiErr *APIError
 		isAPIError := errors.As(err, &apiErr)
-		if isAPIError && apiErr.clockSkewed() && !clockCorrected && c.adjustClock(apiErr) {
+		if isAPIError && apiErr.clockSkewed() && !clockCorrected && c.adjustClock(apiErr, signedOffset) {
 			// One extra attempt beyond the maximum, once per call, because
 			// the correction makes the next signature acceptable.
 			clockCorrected = true
