@@ -668,6 +668,8 @@ func TestNewClientRejectsInvalidOptions(t *testing.T) {
 		{"endpoint fragment", WithEndpoint("https://cloudauth.aliyuncs.com#x"), "fragment"},
 		{"endpoint password", WithEndpoint("https://user:hunter2@cloudauth.aliyuncs.com"), "user name"},
 		{"endpoint invalid", WithEndpoint("http://[::1"), "not a valid URL"},
+		{"endpoint IPv6 zone", WithEndpoint("http://[fe80::1%25lo]:8080"), "IPv6 zone"},
+		{"endpoint non-ASCII host", WithEndpoint("https://bücher.test"), "punycode"},
 		{"empty region", WithRegion(""), "WithRegion"},
 		{"bad region", WithRegion("cn hangzhou"), "WithRegion"},
 		{"bad format", WithFormat("YAML"), "WithFormat"},

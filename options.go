@@ -136,8 +136,26 @@ func parseEndpoint(endpoint string) (string, error) {
 		return "", errors.New("the endpoint has a query; remove it, because the client builds the query")
 	case u.Fragment != "":
 		return "", errors.New("the endpoint has a fragment; remove it")
+	case strings.Contains(u.Host, "%"):
+		// net/http drops an IPv6 zone from the Host header, so a V3
+		// signature over the host could never match.
+		return "", errors.New("the endpoint has an IPv6 zone; use an address without %zone")
+	case !isASCII(u.Host):
+		// net/http sends such a host in punycode, which the signature
+		// must cover, so the endpoint has to be written that way.
+		return "", fmt.Errorf("the endpoint host %q is not ASCII; write it in punycode (xn--...)", u.Host)
 	}
 	return u.Scheme + "://" + u.Host + "/", nil
+}
+
+// isASCII reports whether s has only ASCII bytes.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // redactEndpoint hides any user name and password in an endpoint before it

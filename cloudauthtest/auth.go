@@ -126,6 +126,13 @@ func readV1Request(req *incomingRequest) (*signedRequest, *apiError) {
 			return nil, missingParam(name)
 		}
 	}
+	// A repeated parameter would let the request carry one value into the
+	// signature and another into the checks, such as a second nonce.
+	for name, values := range params {
+		if len(values) > 1 {
+			return nil, invalidParam(fmt.Sprintf("The parameter %s appears %d times. Send it once.", name, len(values)))
+		}
+	}
 	if method := params.Get("SignatureMethod"); method != "HMAC-SHA1" {
 		return nil, invalidParam(fmt.Sprintf("The SignatureMethod %q is not supported. Use HMAC-SHA1.", method))
 	}
@@ -223,7 +230,8 @@ func unsignedHeader(header http.Header, signedHeaders []string) string {
 	var unsigned []string
 	for name := range header {
 		lower := strings.ToLower(name)
-		if strings.HasPrefix(lower, "x-acs-") && !slices.Contains(signedHeaders, lower) {
+		mustSign := strings.HasPrefix(lower, "x-acs-") || lower == "content-type"
+		if mustSign && !slices.Contains(signedHeaders, lower) {
 			unsigned = append(unsigned, lower)
 		}
 	}
@@ -238,6 +246,11 @@ func unsignedHeader(header http.Header, signedHeaders []string) string {
 // parse or is more than timestampWindow away from now.
 func checkTimestamp(timestamp string, now time.Time) *apiError {
 	sent, err := time.Parse(timestampLayout, timestamp)
+	// time.Parse accepts fractional seconds the layout does not have, so
+	// the value must also be exactly what the layout writes.
+	if err == nil && sent.Format(timestampLayout) != timestamp {
+		err = fmt.Errorf("%q has parts beyond %s", timestamp, timestampLayout)
+	}
 	if err != nil {
 		return newAPIError(http.StatusBadRequest, "InvalidTimeStamp.Expired",
 			fmt.Sprintf("Specified time stamp or date value is expired. %q is not in the format %s.",

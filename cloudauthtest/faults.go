@@ -89,6 +89,7 @@ func SlowAnswer(delay time.Duration) Failure {
 // FailNext makes the next n requests get f, after any failures queued
 // before. Queued failures come before those of SetFaultRate.
 func (s *Server) FailNext(n int, f Failure) {
+	checkFailureStatus("FailNext", f)
 	f = cloneFailure(f)
 
 	s.mu.Lock()
@@ -106,6 +107,9 @@ func (s *Server) FailNext(n int, f Failure) {
 // run. A rate of 0 turns random failures off. SetFaultRate panics when rate
 // is outside [0, 1].
 func (s *Server) SetFaultRate(rate float64, seed int64, failures ...Failure) {
+	for _, f := range failures {
+		checkFailureStatus("SetFaultRate", f)
+	}
 	if !(rate >= 0 && rate <= 1) {
 		panic(fmt.Sprintf("cloudauthtest: SetFaultRate rate %v is outside [0, 1]", rate))
 	}
@@ -193,6 +197,18 @@ func (s *Server) SetRateLimit(requestsPerSecond float64, burst int) {
 	}
 }
 
+// checkFailureStatus panics unless f's Status is 0 (a delay only) or a
+// final HTTP status from 200 to 599, because net/http cannot send others
+// as a response.
+func checkFailureStatus(caller string, f Failure) {
+	if f.Status != 0 && (f.Status < 200 || f.Status > 599) {
+		panic(fmt.Sprintf("cloudauthtest: %s: Failure.Status %d is not 0 or an HTTP status from 200 to 599", caller, f.Status))
+	}
+}
+
+// maxRateLimitWait caps the TimeLeft the rate limiter reports.
+const maxRateLimitWait = 24 * time.Hour
+
 // tokenBucket is a token-bucket rate limiter. It runs on the real monotonic
 // clock, so SetClockSkew does not refill or drain it.
 type tokenBucket struct {
@@ -214,8 +230,10 @@ func (b *tokenBucket) take(now time.Time) (bool, time.Duration) {
 		b.tokens--
 		return true, 0
 	}
-	wait := time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
-	return false, wait
+	// The wait is capped before the conversion, so a tiny rate cannot
+	// overflow time.Duration into a negative wait.
+	seconds := math.Min((1-b.tokens)/b.rate, maxRateLimitWait.Seconds())
+	return false, time.Duration(seconds * float64(time.Second))
 }
 
 // checkRateLimit takes a token from the rate limiter, if one is set, and

@@ -131,10 +131,11 @@ func TestHostileV1PostQueryAndFormBothSigned(t *testing.T) {
 	params := v1Params(testKeyID, testBiz, testTicket)
 	signV1(http.MethodPost, testSecret, params)
 	req := newV1Request(t, srv, http.MethodPost, params)
-	// An extra parameter in the query that the signature does not cover.
+	// A second TicketId in the query, which the signature does not cover,
+	// is rejected before the signature is checked.
 	req.URL.RawQuery = "TicketId=other"
 
-	requireCode(t, send(t, req), http.StatusBadRequest, "SignatureDoesNotMatch")
+	requireCode(t, send(t, req), http.StatusBadRequest, "InvalidParameter")
 }
 
 func TestHostileV1PercentEncodingVariants(t *testing.T) {

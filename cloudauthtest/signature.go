@@ -98,14 +98,12 @@ func v1Signature(secret, stringToSign string) string {
 }
 
 // v1SignatureMatches reports whether the base64 signature sent by a client
-// equals the one computed for stringToSign, in constant time.
+// is, byte for byte, the one computed for stringToSign, in constant time.
+// The text is compared rather than the decoded bytes, because a decoder
+// skips line breaks and ignores unused padding bits, which would accept
+// several spellings of one signature.
 func v1SignatureMatches(secret, stringToSign, sent string) bool {
-	got, err := base64.StdEncoding.DecodeString(sent)
-	if err != nil {
-		return false
-	}
-	want, _ := base64.StdEncoding.DecodeString(v1Signature(secret, stringToSign))
-	return hmac.Equal(got, want)
+	return hmac.Equal([]byte(sent), []byte(v1Signature(secret, stringToSign)))
 }
 
 // v3Authorization is a parsed V3 Authorization header.
@@ -223,13 +221,11 @@ func v3Signature(secret, stringToSign string) string {
 
 // v3SignatureMatches reports whether the hex signature sent by a client
 // equals the one computed for stringToSign, in constant time.
+//
+// The lower-case hex text is compared rather than the decoded bytes, so an
+// upper-case spelling is rejected as the service rejects it.
 func v3SignatureMatches(secret, stringToSign, sent string) bool {
-	got, err := hex.DecodeString(sent)
-	if err != nil {
-		return false
-	}
-	want, _ := hex.DecodeString(v3Signature(secret, stringToSign))
-	return hmac.Equal(got, want)
+	return hmac.Equal([]byte(sent), []byte(v3Signature(secret, stringToSign)))
 }
 
 // hexSHA256 returns the lower-case hex SHA-256 of data.

@@ -12,8 +12,9 @@ import (
 	"github.com/cloudauth-go/cloudauth"
 )
 
-// These tests fail: each shows an endpoint that NewClient accepts but that
-// the client cannot sign requests for.
+// Each test once showed an endpoint that NewClient accepted but that the
+// client could not sign requests for. NewClient now rejects such endpoints
+// up front, which each test allows.
 
 func TestV3NonASCIIEndpointHost(t *testing.T) {
 	// net/http sends a non-ASCII host in punycode, but the V3 signer signs

@@ -10,8 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// These tests fail: each shows a request that the fake accepts although a
-// strict service rejects it, or a misuse that the fake does not report.
+// Each test once showed a request that the fake accepted although a strict
+// service rejects it, or a misuse that the fake did not report, and now
+// guards the fix.
 
 func TestV3UpperCaseHexSignatureRejected(t *testing.T) {
 	srv := newTestServer(t)
