@@ -247,7 +247,7 @@ func appendNonce(dst []byte) ([]byte, error) {
 	return hex.AppendEncode(dst, raw[:]), nil
 }
 
-// errCredentials wraps a failure to obtain credentials.
+// credentialsError wraps a failure to obtain credentials.
 type credentialsError struct{ err error }
 
 func (e *credentialsError) Error() string {
