@@ -40,7 +40,7 @@
 //     or an empty Biz or TicketID, which is rejected before anything is sent.
 //
 // Errors that follow retries wrap the last attempt's failure, so errors.As
-// still finds the *APIError, and say how many attempts were made. No error,
+// still finds the *APIError, and state how many attempts were made. No error,
 // log record or printed value contains the AccessKey secret, a signature or
 // a security token.
 //

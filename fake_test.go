@@ -112,7 +112,7 @@ func TestFakeSTSTokenNeverLeaks(t *testing.T) {
 			srv := newFake(t)
 			var logs bytes.Buffer
 			logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			// The fake knows this key as an STS key, so the wrong secret is
+			// The fake registers this key as an STS key, so the wrong secret is
 			// rejected and the message repeats what was signed.
 			client := newFakeClientWith(t, srv, cloudauth.WithCredentials(
 				cloudauth.NewStaticCredentialsProvider("sts-"+fakeKeyID, "wrong-secret-value", fakeToken)),

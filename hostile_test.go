@@ -1023,7 +1023,7 @@ func signatureOf(r *http.Request) string {
 // formEchoHandler returns a handler that responds with status and a body, in
 // layout, that repeats the security token and the request's signature raw,
 // percent-encoded once and twice and query-escaped, as a service echoing a
-// string to sign does. It stores each signature it sees in signatures.
+// string to sign does. It stores each signature it receives in signatures.
 func formEchoHandler(status int, layout string, signatures *lockedStrings) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		signature := signatureOf(r)

@@ -181,13 +181,13 @@ func StringToSignV1(method string, params url.Values) string {
 func (s *scratchBuffers) stringToSignV1(method string, params url.Values) []byte {
 	var storage [16]queryParam
 	sorted := appendParamsFromValues(storage[:0], params)
-	kept := sorted[:0]
+	signed := sorted[:0]
 	for _, p := range sorted {
 		if p.name != "Signature" {
-			kept = append(kept, p)
+			signed = append(signed, p)
 		}
 	}
-	s.query = appendCanonicalQuery(s.query[:0], kept)
+	s.query = appendCanonicalQuery(s.query[:0], signed)
 	s.stringToSign = appendStringToSignV1(s.stringToSign[:0], method, s.query)
 	return s.stringToSign
 }
