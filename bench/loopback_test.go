@@ -3,12 +3,14 @@ package bench
 import (
 	"context"
 	_ "embed"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,15 +33,22 @@ const (
 	apiVersion      = "2018-09-16"
 )
 
+// serverKind selects the loopback server. The minimal one does almost no
+// work per request, so the time and allocations a benchmark reports are the
+// client's. The nethttp one is an httptest server, whose work is counted too.
+var serverKind = flag.String("server", "minimal",
+	"the loopback server the benchmarks call: minimal or nethttp")
+
 // server is the one loopback server that every benchmark and test sends to.
 var server *loopbackServer
 
 func TestMain(m *testing.M) {
+	flag.Parse()
 	var err error
-	server, err = newLoopbackServer()
+	server, err = newLoopbackServer(*serverKind)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+		os.Exit(2)
 	}
 	code := m.Run()
 	server.Close()
@@ -49,14 +58,22 @@ func TestMain(m *testing.M) {
 // loopbackServer responds to every request with getStatusBody and counts the
 // requests, so a benchmark can check that each call reached it.
 type loopbackServer struct {
-	*httptest.Server
-	// host is the listener's "127.0.0.1:port".
-	host     string
-	requests atomic.Int64
+	// URL is "http://127.0.0.1:port" and host its "127.0.0.1:port".
+	URL, host string
+	requests  atomic.Int64
 
-	mu        sync.Mutex
-	lastQuery string
-	lastPath  string
+	listener net.Listener
+	// httpServer is set for the nethttp kind only.
+	httpServer *httptest.Server
+
+	mu sync.Mutex
+	// lastTarget is the request target of the latest request, such as
+	// "/?Action=GetStatus&...", kept as bytes so that recording it does not
+	// allocate.
+	lastTarget []byte
+	conns      map[net.Conn]struct{}
+	closed     bool
+	wg         sync.WaitGroup
 }
 
 var (
@@ -64,22 +81,60 @@ var (
 	contentLengthValue = []string{strconv.Itoa(len(getStatusBody))}
 )
 
-func newLoopbackServer() (*loopbackServer, error) {
-	s := &loopbackServer{}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	addr, ok := s.Listener.Addr().(*net.TCPAddr)
+func newLoopbackServer(kind string) (*loopbackServer, error) {
+	s := &loopbackServer{conns: make(map[net.Conn]struct{})}
+	switch kind {
+	case "minimal":
+		listener, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("listening on 127.0.0.1: %w", err)
+		}
+		s.listener = listener
+		s.wg.Add(1)
+		go s.acceptMinimal(newMinimalResponses(time.Now()))
+	case "nethttp":
+		s.httpServer = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+		s.listener = s.httpServer.Listener
+	default:
+		return nil, fmt.Errorf("-server=%q is not a server kind; use minimal or nethttp", kind)
+	}
+	addr, ok := s.listener.Addr().(*net.TCPAddr)
 	if !ok || !addr.IP.IsLoopback() {
 		s.Close()
-		return nil, fmt.Errorf("the test server listens on %v, not on a loopback address", s.Listener.Addr())
+		return nil, fmt.Errorf("the test server listens on %v, not on a loopback address", s.listener.Addr())
 	}
 	s.host = addr.String()
+	s.URL = "http://" + s.host
 	return s, nil
+}
+
+// Close stops the server and closes every connection it accepted.
+func (s *loopbackServer) Close() {
+	if s.httpServer != nil {
+		s.httpServer.Close()
+		return
+	}
+	s.mu.Lock()
+	s.closed = true
+	for conn := range s.conns {
+		conn.Close()
+	}
+	s.mu.Unlock()
+	s.listener.Close()
+	s.wg.Wait()
+}
+
+func (s *loopbackServer) record(target []byte) {
+	s.requests.Add(1)
+	s.mu.Lock()
+	s.lastTarget = append(s.lastTarget[:0], target...)
+	s.mu.Unlock()
 }
 
 func (s *loopbackServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
 	s.mu.Lock()
-	s.lastQuery, s.lastPath = r.URL.RawQuery, r.URL.Path
+	s.lastTarget = append(s.lastTarget[:0], r.RequestURI...)
 	s.mu.Unlock()
 
 	header := w.Header()
@@ -91,8 +146,10 @@ func (s *loopbackServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // last returns the path and raw query of the latest request.
 func (s *loopbackServer) last() (path, rawQuery string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lastPath, s.lastQuery
+	target := string(s.lastTarget)
+	s.mu.Unlock()
+	path, rawQuery, _ = strings.Cut(target, "?")
+	return path, rawQuery
 }
 
 // expectRequests fails tb unless the server got exactly want requests since
