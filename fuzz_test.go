@@ -125,3 +125,25 @@ func FuzzPercentEncode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzStringToSignV1 checks the one-pass V1 encoder against the definition:
+// the query is appendCanonicalQuery's, and the string to sign is the method,
+// "&%2F&" and the percent-encoded query.
+func FuzzStringToSignV1(f *testing.F) {
+	f.Add("Timestamp", "2024-05-20T08:15:30Z", "Biz", "实人 认证*~")
+	f.Add("", "", "%", "&=+")
+	f.Fuzz(func(t *testing.T, name1, value1, name2, value2 string) {
+		params := []queryParam{{name1, value1}, {name2, value2}}
+		sortParams(params)
+		query, stringToSign := appendQueryAndStringToSignV1(nil, nil, http.MethodGet, params)
+
+		expectedQuery := string(appendCanonicalQuery(nil, params))
+		if string(query) != expectedQuery {
+			t.Fatalf("query %q, expected %q", query, expectedQuery)
+		}
+		expected := "GET&%2F&" + PercentEncode(expectedQuery)
+		if string(stringToSign) != expected {
+			t.Fatalf("string to sign %q, expected %q", stringToSign, expected)
+		}
+	})
+}

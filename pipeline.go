@@ -304,8 +304,7 @@ func (c *Client) signedQueryV1(action string, values url.Values, creds Credentia
 
 	scratch := getScratch()
 	defer putScratch(scratch)
-	query := appendCanonicalQuery(scratch.query[:0], params)
-	stringToSign := appendStringToSignV1(scratch.stringToSign[:0], http.MethodGet, query)
+	query, stringToSign := appendQueryAndStringToSignV1(scratch.query[:0], scratch.stringToSign[:0], http.MethodGet, params)
 	signature := appendSignatureV1(scratch.signature[:0], stringToSign, creds.AccessKeySecret)
 	query = append(query, "&Signature="...)
 	query = appendPercentEncoded(query, string(signature))

@@ -99,20 +99,45 @@ func appendCanonicalQuery(dst []byte, params []queryParam) []byte {
 	return dst
 }
 
-// appendStringToSignV1 appends the V1 string to sign for an HTTP method and a
-// canonicalized query.
-func appendStringToSignV1(dst []byte, method string, canonicalQuery []byte) []byte {
-	dst = append(dst, method...)
-	dst = append(dst, "&%2F&"...)
+// appendQueryAndStringToSignV1 appends the V1 canonicalized query of params,
+// which must already be sorted by name, to query, and the V1 string to sign
+// of the same query to stringToSign. It reads each byte once for both
+// outputs, because encoding the finished query again took a fifth of the
+// time to build a signed request in a CPU profile. An unreserved byte goes
+// to both unchanged, and any other byte b becomes %XX in the query and %25XX
+// in the string to sign.
+func appendQueryAndStringToSignV1(query, stringToSign []byte, method string, params []queryParam) ([]byte, []byte) {
+	stringToSign = append(stringToSign, method...)
+	stringToSign = append(stringToSign, "&%2F&"...)
+	for i, p := range params {
+		if i > 0 {
+			query = append(query, '&')
+			stringToSign = append(stringToSign, "%26"...)
+		}
+		query, stringToSign = appendDoublyEncoded(query, stringToSign, p.name)
+		query = append(query, '=')
+		stringToSign = append(stringToSign, "%3D"...)
+		query, stringToSign = appendDoublyEncoded(query, stringToSign, p.value)
+	}
+	return query, stringToSign
+}
+
+// appendDoublyEncoded appends s percent-encoded once to single and twice to
+// double.
+func appendDoublyEncoded(single, double []byte, s string) ([]byte, []byte) {
 	start := 0
-	for i, b := range canonicalQuery {
-		if shouldEscape(b) {
-			dst = append(dst, canonicalQuery[start:i]...)
-			dst = append(dst, '%', upperHex[b>>4], upperHex[b&0x0F])
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; shouldEscape(b) {
+			single = append(single, s[start:i]...)
+			single = append(single, '%', upperHex[b>>4], upperHex[b&0x0F])
+			double = append(double, s[start:i]...)
+			double = append(double, '%', '2', '5', upperHex[b>>4], upperHex[b&0x0F])
 			start = i + 1
 		}
 	}
-	return append(dst, canonicalQuery[start:]...)
+	single = append(single, s[start:]...)
+	double = append(double, s[start:]...)
+	return single, double
 }
 
 // appendSignatureV1 appends base64(HMAC-SHA1(secret+"&", stringToSign)).
@@ -187,8 +212,7 @@ func (s *scratchBuffers) stringToSignV1(method string, params url.Values) []byte
 			signed = append(signed, p)
 		}
 	}
-	s.query = appendCanonicalQuery(s.query[:0], signed)
-	s.stringToSign = appendStringToSignV1(s.stringToSign[:0], method, s.query)
+	s.query, s.stringToSign = appendQueryAndStringToSignV1(s.query[:0], s.stringToSign[:0], method, signed)
 	return s.stringToSign
 }
 
