@@ -1,6 +1,7 @@
 package cloudauth
 
 import (
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -218,5 +220,27 @@ func TestFixturesMatchProjectCopies(t *testing.T) {
 		got, err := os.ReadFile(filepath.Join(fixturesDir, entry.Name()))
 		require.NoError(t, err, "testdata/fixtures lacks %s", entry.Name())
 		assert.Equal(t, string(want), string(got), entry.Name())
+	}
+}
+
+func TestAppendTimestampMatchesFormat(t *testing.T) {
+	times := []time.Time{
+		time.Date(2024, 5, 20, 8, 15, 30, 999_999_999, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 6, 1, 12, 0, 0, 0, time.UTC),
+		time.Date(2026, 12, 4, 23, 30, 0, 0, time.FixedZone("UTC+8", 8*3600)),
+		time.Date(2026, 12, 31, 22, 0, 0, 0, time.FixedZone("UTC-5", -5*3600)),
+		time.Unix(0, 0),
+	}
+	random := rand.New(rand.NewPCG(1, 2))
+	for range 1000 {
+		times = append(times, time.Unix(random.Int64N(1<<35), 0))
+	}
+	for _, moment := range times {
+		expected := moment.UTC().Format(timestampLayout)
+		assert.Equal(t, expected, string(appendTimestamp(nil, moment)), "time %v", moment)
 	}
 }
