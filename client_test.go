@@ -826,7 +826,7 @@ func TestNewRequestV3HeadersIndependent(t *testing.T) {
 	require.NoError(t, err)
 	creds := Credentials{AccessKeyID: testKeyID, AccessKeySecret: testSecret, SecurityToken: testToken}
 	req, _, err := client.newRequest(context.Background(), "GetStatus",
-		url.Values{"Biz": {"RPBasic"}, "TicketId": {"t1"}}, creds)
+		[]queryParam{{"Biz", "RPBasic"}, {"TicketId", "t1"}}, creds)
 	require.NoError(t, err)
 
 	before := req.Header.Clone()

@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"math"
 	"strings"
-
-	"github.com/google/go-querystring/query"
 )
 
-// GetStatusRequest names the verification ticket to look up.
+// GetStatusRequest names the verification ticket to look up. The url tags
+// are the query parameter names.
 type GetStatusRequest struct {
 	// Biz is the business scenario created in the console, such as "RPBasic".
 	Biz string `url:"Biz"`
@@ -35,6 +34,12 @@ func (r *GetStatusRequest) validate() error {
 			r.TicketID, ErrParamMissing)
 	}
 	return nil
+}
+
+// appendParams appends the request's query parameters, the same ones that
+// go-querystring encodes from the url tags, without reflection.
+func (r *GetStatusRequest) appendParams(dst []queryParam) []queryParam {
+	return append(dst, queryParam{"Biz", r.Biz}, queryParam{"TicketId", r.TicketID})
 }
 
 // GetStatusResponse is the verification state of one ticket.
@@ -90,13 +95,14 @@ func (c *Client) GetStatus(ctx context.Context, req *GetStatusRequest) (*GetStat
 	if err := req.validate(); err != nil {
 		return nil, err
 	}
-	values, err := query.Values(req)
+	var storage [2]queryParam
+	params, err := encodeParams(storage[:0], req)
 	if err != nil {
 		return nil, fmt.Errorf("cloudauth: GetStatus: encoding the request: %w", err)
 	}
 
 	var env envelope[getStatusData]
-	if err := invoke(ctx, c, "GetStatus", values, &env); err != nil {
+	if err := invoke(ctx, c, "GetStatus", params, &env); err != nil {
 		return nil, err
 	}
 

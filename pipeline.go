@@ -15,11 +15,11 @@ import (
 	"time"
 )
 
-// invoke calls an RPC action with the action's own parameters in values and
+// invoke calls an RPC action with the action's own parameters in params and
 // decodes a successful response into env. It signs each attempt anew, retries
 // what retryable allows up to the client's maximum, and corrects the clock
 // once when the service rejects the timestamp.
-func invoke[D any](ctx context.Context, c *Client, action string, values url.Values, env *envelope[D]) error {
+func invoke[D any](ctx context.Context, c *Client, action string, params []queryParam, env *envelope[D]) error {
 	if ctx == nil {
 		return fmt.Errorf("cloudauth: %s: %w", action, errNilContext)
 	}
@@ -28,7 +28,7 @@ func invoke[D any](ctx context.Context, c *Client, action string, values url.Val
 	for attempt := 1; ; attempt++ {
 		*env = envelope[D]{}
 		signedOffset := c.clockOffset.Load()
-		err := sendAttempt(ctx, c, action, values, env)
+		err := sendAttempt(ctx, c, action, params, env)
 		if err == nil {
 			return nil
 		}
@@ -196,7 +196,7 @@ func withBeforeAttempt(ctx context.Context, wait func(context.Context) error) co
 }
 
 // sendAttempt signs and sends one request and decodes its response.
-func sendAttempt[D any](ctx context.Context, c *Client, action string, values url.Values, env *envelope[D]) error {
+func sendAttempt[D any](ctx context.Context, c *Client, action string, params []queryParam, env *envelope[D]) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("cloudauth: %s was not sent: %w", action, err)
 	}
@@ -216,7 +216,7 @@ func sendAttempt[D any](ctx context.Context, c *Client, action string, values ur
 		defer cancel()
 	}
 
-	req, signature, err := c.newRequest(attemptCtx, action, values, creds)
+	req, signature, err := c.newRequest(attemptCtx, action, params, creds)
 	if err != nil {
 		return err
 	}
@@ -247,7 +247,7 @@ func sendAttempt[D any](ctx context.Context, c *Client, action string, values ur
 
 // newRequest builds the signed GET request of one attempt and returns it
 // with its signature, which error messages must not show.
-func (c *Client) newRequest(ctx context.Context, action string, values url.Values, creds Credentials) (*http.Request, string, error) {
+func (c *Client) newRequest(ctx context.Context, action string, params []queryParam, creds Credentials) (*http.Request, string, error) {
 	// The nonce and the timestamp share one string, which saves an
 	// allocation per attempt.
 	var stampBuf [nonceLength + len(timestampLayout)]byte
@@ -265,9 +265,9 @@ func (c *Client) newRequest(ctx context.Context, action string, values url.Value
 	}
 	var signature string
 	if c.signatureVersion == SignatureV3 {
-		signature = c.signV3(req, action, values, creds, nonce, timestamp)
+		signature = c.signV3(req, action, params, creds, nonce, timestamp)
 	} else {
-		req.URL.RawQuery, signature = c.signedQueryV1(action, values, creds, nonce, timestamp)
+		req.URL.RawQuery, signature = c.signedQueryV1(action, params, creds, nonce, timestamp)
 	}
 	req.Header["User-Agent"] = c.userAgentValue
 	req.Header["Accept"] = c.acceptValue
@@ -314,7 +314,7 @@ func appendDigits(dst []byte, n, width int) []byte {
 
 // signedQueryV1 returns the query of a V1-signed request, Signature
 // included, and the signature itself.
-func (c *Client) signedQueryV1(action string, values url.Values, creds Credentials, nonce, timestamp string) (string, string) {
+func (c *Client) signedQueryV1(action string, actionParams []queryParam, creds Credentials, nonce, timestamp string) (string, string) {
 	var storage [16]queryParam
 	params := append(storage[:0],
 		queryParam{"AccessKeyId", creds.AccessKeyID},
@@ -330,11 +330,7 @@ func (c *Client) signedQueryV1(action string, values url.Values, creds Credentia
 	if creds.SecurityToken != "" {
 		params = append(params, queryParam{"SecurityToken", creds.SecurityToken})
 	}
-	for name, list := range values {
-		for _, value := range list {
-			params = append(params, queryParam{name, value})
-		}
-	}
+	params = append(params, actionParams...)
 	sortParams(params)
 
 	scratch := getScratch()
@@ -356,17 +352,13 @@ func (c *Client) signedQueryV1(action string, values url.Values, creds Credentia
 // signV3 puts the action's parameters in req's query and the common ones
 // in x-acs-* headers, and signs them all with signature V3 in the
 // Authorization header. It returns the hex signature.
-func (c *Client) signV3(req *http.Request, action string, values url.Values, creds Credentials, nonce, timestamp string) string {
+func (c *Client) signV3(req *http.Request, action string, actionParams []queryParam, creds Credentials, nonce, timestamp string) string {
 	var queryStorage [8]queryParam
 	query := append(queryStorage[:0],
 		queryParam{"Format", string(c.format)},
 		queryParam{"RegionId", c.region},
 	)
-	for name, list := range values {
-		for _, value := range list {
-			query = append(query, queryParam{name, value})
-		}
-	}
+	query = append(query, actionParams...)
 	sortParams(query)
 
 	// These names are already lower-case and in sorted order.

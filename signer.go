@@ -7,6 +7,8 @@ import (
 	"hash"
 	"net/url"
 	"sync"
+
+	"github.com/google/go-querystring/query"
 )
 
 // This file holds the RPC signature V1 (HMAC-SHA1) signer. Its functions are
@@ -173,6 +175,27 @@ func newHMACSHA1State(accessKeySecret string) *hmacSHA1State {
 // state keyed for another secret, so signatures stay correct when a process
 // signs with several secrets, which only lowers the reuse.
 var hmacSHA1Pool sync.Pool
+
+// paramsAppender is implemented by request types that append their own
+// query parameters, which is faster than go-querystring's reflection. The
+// result must equal what go-querystring encodes from the request's url tags.
+type paramsAppender interface {
+	appendParams(dst []queryParam) []queryParam
+}
+
+// encodeParams appends the query parameters of an action's request to dst:
+// through its appendParams method when it has one, and otherwise with
+// go-querystring from its url tags.
+func encodeParams(dst []queryParam, request any) ([]queryParam, error) {
+	if appender, ok := request.(paramsAppender); ok {
+		return appender.appendParams(dst), nil
+	}
+	values, err := query.Values(request)
+	if err != nil {
+		return nil, err
+	}
+	return appendParamsFromValues(dst, values), nil
+}
 
 // paramsFromValues flattens url.Values into query parameters sorted by name.
 // A name with several values contributes one parameter for each, in order.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-querystring/query"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -130,10 +131,10 @@ func TestSignV1Allocations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	values := url.Values{"Biz": {"RPBasic"}, "TicketId": {"ticket-1"}}
+	actionParams := []queryParam{{"Biz", "RPBasic"}, {"TicketId", "ticket-1"}}
 	creds := Credentials{AccessKeyID: testKeyID, AccessKeySecret: testSecret}
 	allocs = testing.AllocsPerRun(100, func() {
-		client.signedQueryV1("GetStatus", values, creds, "3f2c5d8e9a1b4c7d8e0f1a2b3c4d5e6f",
+		client.signedQueryV1("GetStatus", actionParams, creds, "3f2c5d8e9a1b4c7d8e0f1a2b3c4d5e6f",
 			"2024-05-20T08:15:30Z")
 	})
 	assert.LessOrEqual(t, allocs, 8.0, "signedQueryV1")
@@ -243,4 +244,35 @@ func TestAppendTimestampMatchesFormat(t *testing.T) {
 		expected := moment.UTC().Format(timestampLayout)
 		assert.Equal(t, expected, string(appendTimestamp(nil, moment)), "time %v", moment)
 	}
+}
+
+func TestGetStatusParamsMatchQueryString(t *testing.T) {
+	requests := []GetStatusRequest{
+		{Biz: "RPBasic", TicketID: "ticket-1"},
+		{Biz: "", TicketID: ""},
+		{Biz: "实人 认证", TicketID: "a&b=c+d%2F/?#"},
+	}
+	for _, request := range requests {
+		values, err := query.Values(&request)
+		require.NoError(t, err)
+
+		params, err := encodeParams(nil, &request)
+		require.NoError(t, err)
+		sortParams(params)
+		assert.Equal(t, paramsFromValues(values), params, "request %+v", request)
+	}
+}
+
+func TestEncodeParamsUsesQueryStringTags(t *testing.T) {
+	type listRequest struct {
+		PageSize int    `url:"PageSize"`
+		Filter   string `url:"Filter,omitempty"`
+		Tags     []string
+	}
+	params, err := encodeParams(nil, &listRequest{PageSize: 20, Tags: []string{"b", "a"}})
+	require.NoError(t, err)
+	assert.Equal(t, []queryParam{{"PageSize", "20"}, {"Tags", "b"}, {"Tags", "a"}}, params)
+
+	_, err = encodeParams(nil, 42)
+	assert.Error(t, err, "an int is not a request")
 }
