@@ -27,6 +27,7 @@ func benchmarkCloudauth(b *testing.B) {
 
 	b.ReportAllocs()
 	b.ResetTimer()
+	meter := startCPUMeter(b)
 	for i := 0; i < b.N; i++ {
 		response, err := client.GetStatus(ctx, request)
 		if err != nil {
@@ -37,6 +38,7 @@ func benchmarkCloudauth(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	meter.report(b)
 	server.expectRequests(b, start, b.N)
 }
 
@@ -48,6 +50,7 @@ func benchmarkCloudauthParallel(b *testing.B) {
 
 	b.ReportAllocs()
 	b.ResetTimer()
+	meter := startCPUMeter(b)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			response, err := client.GetStatus(ctx, request)
@@ -62,6 +65,7 @@ func benchmarkCloudauthParallel(b *testing.B) {
 		}
 	})
 	b.StopTimer()
+	meter.report(b)
 	if !b.Failed() {
 		server.expectRequests(b, start, b.N)
 	}
@@ -73,6 +77,7 @@ func benchmarkSDK(b *testing.B) {
 
 	b.ReportAllocs()
 	b.ResetTimer()
+	meter := startCPUMeter(b)
 	for i := 0; i < b.N; i++ {
 		result, err := sdkGetStatus(client)
 		if err != nil {
@@ -83,6 +88,7 @@ func benchmarkSDK(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	meter.report(b)
 	server.expectRequests(b, start, b.N)
 }
 
@@ -93,6 +99,7 @@ func benchmarkFloor(b *testing.B) {
 
 	b.ReportAllocs()
 	b.ResetTimer()
+	meter := startCPUMeter(b)
 	for i := 0; i < b.N; i++ {
 		result, err := floorGetStatus(client, signedURL)
 		if err != nil {
@@ -103,6 +110,7 @@ func benchmarkFloor(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	meter.report(b)
 	server.expectRequests(b, start, b.N)
 }
 
@@ -113,6 +121,7 @@ func benchmarkFloorParallel(b *testing.B) {
 
 	b.ReportAllocs()
 	b.ResetTimer()
+	meter := startCPUMeter(b)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			result, err := floorGetStatus(client, signedURL)
@@ -127,6 +136,7 @@ func benchmarkFloorParallel(b *testing.B) {
 		}
 	})
 	b.StopTimer()
+	meter.report(b)
 	if !b.Failed() {
 		server.expectRequests(b, start, b.N)
 	}

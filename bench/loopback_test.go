@@ -200,3 +200,18 @@ func (t *loopbackOnlyTransport) RoundTrip(req *http.Request) (*http.Response, er
 	}
 	return t.base.RoundTrip(req)
 }
+
+// cpuMeter reports the CPU time of a benchmark's loop per operation as the
+// metric cpu-ns/op: user and system time on every thread of the process,
+// the loopback server's and the runtime's included.
+type cpuMeter struct {
+	start time.Duration
+}
+
+func startCPUMeter(tb testing.TB) cpuMeter { return cpuMeter{start: processCPUTime(tb)} }
+
+func (m cpuMeter) report(b *testing.B) {
+	if used := processCPUTime(b) - m.start; used > 0 && b.N > 0 {
+		b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/url"
@@ -130,4 +131,22 @@ func TestTransportRejectsOtherHosts(t *testing.T) {
 		t.Fatal("a request to another host succeeded")
 	}
 	server.expectRequests(t, start, 0)
+}
+
+func TestLoopbackExchangeReachesLoopback(t *testing.T) {
+	exchange, err := newRawExchange(presignedURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exchange.Close()
+	start := server.requests.Load()
+
+	if err := exchange.roundTrip(); err != nil {
+		t.Fatal(err)
+	}
+	server.expectRequests(t, start, 1)
+	expectGetStatusQuery(t)
+	if !bytes.HasSuffix(exchange.response, getStatusBody) {
+		t.Errorf("the response %q does not end with the GetStatus body", exchange.response)
+	}
 }
