@@ -169,15 +169,18 @@ func TestReadMinimalRequest(t *testing.T) {
 }
 
 func TestMinimalServerRejectsBody(t *testing.T) {
-	if server.httpServer != nil {
-		t.Skip("the nethttp server is running")
+	minimal, err := newLoopbackServer("minimal")
+	if err != nil {
+		t.Fatal(err)
 	}
-	conn, err := net.Dial("tcp", server.host)
+	defer minimal.Close()
+	conn, err := net.Dial("tcp", minimal.host)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	request := "POST / HTTP/1.1\r\nHost: " + server.host + "\r\nContent-Length: 2\r\n\r\n{}"
+
+	request := "POST / HTTP/1.1\r\nHost: " + minimal.host + "\r\nContent-Length: 2\r\n\r\n{}"
 	if _, err := conn.Write([]byte(request)); err != nil {
 		t.Fatal(err)
 	}
