@@ -428,8 +428,12 @@ var scratchPool = sync.Pool{New: func() any {
 
 func getScratch() *scratchBuffers { return scratchPool.Get().(*scratchBuffers) }
 
+// maxPooledScratch is the largest buffer capacity that putScratch returns
+// to the pool, so a rare huge request does not keep its memory.
+const maxPooledScratch = 16 << 10
+
 func putScratch(s *scratchBuffers) {
-	if cap(s.query) <= 16<<10 && cap(s.stringToSign) <= 16<<10 {
+	if cap(s.query) <= maxPooledScratch && cap(s.stringToSign) <= maxPooledScratch {
 		scratchPool.Put(s)
 	}
 }
