@@ -3,6 +3,8 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -69,14 +71,19 @@ func (s *loopbackServer) serveMinimal(conn net.Conn, responses minimalResponses)
 	reader := bufio.NewReaderSize(conn, 8<<10)
 	for {
 		ok, keepAlive, err := readMinimalRequest(reader, s.record)
-		if err != nil {
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			// A line longer than the buffer is a request the server
+			// cannot read, so it is rejected like any other.
+			rejectAndClose(conn, reader, responses.badRequest)
+			return
+		case err != nil:
+			return
+		case !ok:
+			rejectAndClose(conn, reader, responses.badRequest)
 			return
 		}
-		response := responses.ok
-		if !ok {
-			response, keepAlive = responses.badRequest, false
-		}
-		if _, err := conn.Write(response); err != nil || !keepAlive {
+		if _, err := conn.Write(responses.ok); err != nil || !keepAlive {
 			return
 		}
 	}
@@ -122,6 +129,19 @@ func readMinimalRequest(reader *bufio.Reader, record func(target []byte)) (ok, k
 			keepAlive = !bytes.EqualFold(value, []byte("close"))
 		}
 	}
+}
+
+// rejectAndClose writes response and then reads and drops what the client
+// still sends, until it closes the connection or a second passes. Closing a
+// connection with unread input resets it, which can discard the response
+// before the client reads it.
+func rejectAndClose(conn net.Conn, reader *bufio.Reader, response []byte) {
+	_, _ = conn.Write(response)
+	if tcpConn, ok := conn.(*net.TCPConn); ok {
+		_ = tcpConn.CloseWrite()
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+	_, _ = io.Copy(io.Discard, reader)
 }
 
 func trimLineEnd(line []byte) []byte {
@@ -191,5 +211,31 @@ func TestMinimalServerRejectsBody(t *testing.T) {
 	response.Body.Close()
 	if response.StatusCode != http.StatusBadRequest || !response.Close {
 		t.Errorf("status %d, close %v; expected 400 and a closed connection", response.StatusCode, response.Close)
+	}
+}
+
+func TestMinimalServerRejectsLongLine(t *testing.T) {
+	minimal, err := newLoopbackServer("minimal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer minimal.Close()
+	conn, err := net.Dial("tcp", minimal.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	request := "GET /?q=" + strings.Repeat("a", 10<<10) + " HTTP/1.1\r\nHost: " + minimal.host + "\r\n\r\n"
+	if _, err := conn.Write([]byte(request)); err != nil {
+		t.Fatal(err)
+	}
+	response, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	response.Body.Close()
+	if response.StatusCode != http.StatusBadRequest {
+		t.Errorf("status %d, expected 400", response.StatusCode)
 	}
 }
