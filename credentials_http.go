@@ -38,10 +38,6 @@ var defaultCredentialsHTTPClient = func() *http.Client {
 	return client
 }()
 
-// credentialsTimeLayout is the UTC timestamp format of the Timestamp request
-// parameter and of the Expiration field in STS and metadata responses.
-const credentialsTimeLayout = "2006-01-02T15:04:05Z"
-
 // sourceNotConfiguredError means a credential source has no settings at all,
 // such as an unset environment variable or a missing file. The default chain
 // reports such a source as skipped rather than failed and moves on.
@@ -272,7 +268,7 @@ func parseExpiration(source, value string) (time.Time, error) {
 	// before 2000 is rejected rather than cached for good.
 	if err != nil || t.Year() < 2000 {
 		return time.Time{}, fmt.Errorf("%s: invalid Expiration %q, expected a time such as %s",
-			source, truncate(value, 64), credentialsTimeLayout)
+			source, truncate(value, 64), timestampLayout)
 	}
 	return t, nil
 }

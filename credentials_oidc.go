@@ -104,7 +104,7 @@ func (p *OIDCCredentialsProvider) Retrieve(ctx context.Context) (Credentials, er
 		"OIDCToken":       {token},
 		"RoleSessionName": {p.opts.RoleSessionName},
 		"DurationSeconds": {strconv.Itoa(p.opts.DurationSeconds)},
-		"Timestamp":       {time.Now().UTC().Format(credentialsTimeLayout)},
+		"Timestamp":       {time.Now().UTC().Format(timestampLayout)},
 		"SignatureNonce":  {nonce},
 	}
 	if p.opts.Policy != "" {

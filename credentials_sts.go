@@ -200,7 +200,7 @@ func (p *RAMRoleARNCredentialsProvider) signedForm(source Credentials, now time.
 		"SignatureMethod":  {"HMAC-SHA1"},
 		"SignatureVersion": {"1.0"},
 		"SignatureNonce":   {nonce},
-		"Timestamp":        {now.UTC().Format(credentialsTimeLayout)},
+		"Timestamp":        {now.UTC().Format(timestampLayout)},
 	}
 	if p.opts.Policy != "" {
 		form.Set("Policy", p.opts.Policy)

@@ -274,7 +274,8 @@ func (c *Client) newRequest(ctx context.Context, action string, params []queryPa
 	return req, signature, nil
 }
 
-// timestampLayout is the UTC form of the Timestamp parameter.
+// timestampLayout is the UTC form of the Timestamp parameter, and of the
+// Expiration field in STS and metadata responses.
 const timestampLayout = "2006-01-02T15:04:05Z"
 
 // appendTimestamp appends t in UTC in timestampLayout. It writes the same
