@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -12,101 +13,57 @@ import (
 // to the decoded response, by each way of making it. Each sub-benchmark checks
 // afterwards that the loopback server got exactly b.N requests.
 func BenchmarkGetStatus(b *testing.B) {
-	b.Run("cloudauth", benchmarkCloudauth)
-	b.Run("cloudauth_parallel", benchmarkCloudauthParallel)
-	b.Run("sdk_common_request", benchmarkSDK)
-	b.Run("nethttp_floor", benchmarkFloor)
-	b.Run("nethttp_floor_parallel", benchmarkFloorParallel)
+	b.Run("cloudauth", func(b *testing.B) { runSequential(b, cloudauthCall(b)) })
+	b.Run("cloudauth_parallel", func(b *testing.B) { runParallel(b, cloudauthCall(b)) })
+	b.Run("sdk_common_request", func(b *testing.B) {
+		client := newSDKClient(b)
+		runSequential(b, func() (int, error) {
+			result, err := sdkGetStatus(client)
+			return result.Data.StatusCode, err
+		})
+	})
+	b.Run("nethttp_floor", func(b *testing.B) { runSequential(b, floorCall(b)) })
+	b.Run("nethttp_floor_parallel", func(b *testing.B) { runParallel(b, floorCall(b)) })
 }
 
-func benchmarkCloudauth(b *testing.B) {
-	client := newCloudauthClient(b)
+// statusCall is one GetStatus call by one way of making it, returning the
+// ticket's status code.
+type statusCall func() (statusCode int, err error)
+
+// cloudauthCall returns a call through a new cloudauth Client.
+func cloudauthCall(tb testing.TB) statusCall {
+	client := newCloudauthClient(tb)
 	ctx := context.Background()
 	request := &cloudauth.GetStatusRequest{Biz: bizValue, TicketID: ticketIDValue}
-	start := server.requests.Load()
-
-	b.ReportAllocs()
-	b.ResetTimer()
-	meter := startCPUMeter(b)
-	for i := 0; i < b.N; i++ {
+	return func() (int, error) {
 		response, err := client.GetStatus(ctx, request)
 		if err != nil {
-			b.Fatal(err)
+			return 0, err
 		}
-		if response.StatusCode != cloudauth.StatusPassed {
-			b.Fatalf("StatusCode is %v, expected Passed", response.StatusCode)
-		}
-	}
-	b.StopTimer()
-	meter.report(b)
-	server.expectRequests(b, start, b.N)
-}
-
-func benchmarkCloudauthParallel(b *testing.B) {
-	client := newCloudauthClient(b)
-	ctx := context.Background()
-	request := &cloudauth.GetStatusRequest{Biz: bizValue, TicketID: ticketIDValue}
-	start := server.requests.Load()
-
-	b.ReportAllocs()
-	b.ResetTimer()
-	meter := startCPUMeter(b)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			response, err := client.GetStatus(ctx, request)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			if response.StatusCode != cloudauth.StatusPassed {
-				b.Errorf("StatusCode is %v, expected Passed", response.StatusCode)
-				return
-			}
-		}
-	})
-	b.StopTimer()
-	meter.report(b)
-	if !b.Failed() {
-		server.expectRequests(b, start, b.N)
+		return int(response.StatusCode), nil
 	}
 }
 
-func benchmarkSDK(b *testing.B) {
-	client := newSDKClient(b)
-	start := server.requests.Load()
-
-	b.ReportAllocs()
-	b.ResetTimer()
-	meter := startCPUMeter(b)
-	for i := 0; i < b.N; i++ {
-		result, err := sdkGetStatus(client)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if result.Data.StatusCode != 1 {
-			b.Fatalf("StatusCode is %d, expected 1", result.Data.StatusCode)
-		}
-	}
-	b.StopTimer()
-	meter.report(b)
-	server.expectRequests(b, start, b.N)
-}
-
-func benchmarkFloor(b *testing.B) {
-	client := &http.Client{Transport: newTransport(b)}
+// floorCall returns a call of the net/http floor with a URL signed once.
+func floorCall(tb testing.TB) statusCall {
+	client := &http.Client{Transport: newTransport(tb)}
 	signedURL := presignedURL()
-	start := server.requests.Load()
-
-	b.ReportAllocs()
-	b.ResetTimer()
-	meter := startCPUMeter(b)
-	for i := 0; i < b.N; i++ {
+	return func() (int, error) {
 		result, err := floorGetStatus(client, signedURL)
-		if err != nil {
+		return result.Data.StatusCode, err
+	}
+}
+
+// runSequential runs call b.N times in a row and fails b unless each
+// returns Passed and the loopback server got every request.
+func runSequential(b *testing.B, call statusCall) {
+	start := server.requests.Load()
+	b.ReportAllocs()
+	b.ResetTimer()
+	meter := startCPUMeter(b)
+	for i := 0; i < b.N; i++ {
+		if err := checkPassed(call()); err != nil {
 			b.Fatal(err)
-		}
-		if result.Data.StatusCode != 1 {
-			b.Fatalf("StatusCode is %d, expected 1", result.Data.StatusCode)
 		}
 	}
 	b.StopTimer()
@@ -114,23 +71,17 @@ func benchmarkFloor(b *testing.B) {
 	server.expectRequests(b, start, b.N)
 }
 
-func benchmarkFloorParallel(b *testing.B) {
-	client := &http.Client{Transport: newTransport(b)}
-	signedURL := presignedURL()
+// runParallel runs call b.N times from b.RunParallel's goroutines, with the
+// same checks as runSequential.
+func runParallel(b *testing.B, call statusCall) {
 	start := server.requests.Load()
-
 	b.ReportAllocs()
 	b.ResetTimer()
 	meter := startCPUMeter(b)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			result, err := floorGetStatus(client, signedURL)
-			if err != nil {
+			if err := checkPassed(call()); err != nil {
 				b.Error(err)
-				return
-			}
-			if result.Data.StatusCode != 1 {
-				b.Errorf("StatusCode is %d, expected 1", result.Data.StatusCode)
 				return
 			}
 		}
@@ -140,4 +91,15 @@ func benchmarkFloorParallel(b *testing.B) {
 	if !b.Failed() {
 		server.expectRequests(b, start, b.N)
 	}
+}
+
+// checkPassed returns err, or an error when statusCode is not Passed (1).
+func checkPassed(statusCode int, err error) error {
+	if err != nil {
+		return err
+	}
+	if statusCode != int(cloudauth.StatusPassed) {
+		return fmt.Errorf("StatusCode is %d, expected %d (Passed)", statusCode, cloudauth.StatusPassed)
+	}
+	return nil
 }
