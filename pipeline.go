@@ -280,7 +280,8 @@ const timestampLayout = "2006-01-02T15:04:05Z"
 
 // appendTimestamp appends t in UTC in timestampLayout. It writes the same
 // bytes as t.UTC().AppendFormat(dst, timestampLayout) in about a third of
-// the time (90 against 260 ns here), because it does not interpret a layout.
+// the time (90 against 260 ns in a benchmark), because it interprets no
+// layout.
 func appendTimestamp(dst []byte, t time.Time) []byte {
 	t = t.UTC()
 	year, month, day := t.Date()

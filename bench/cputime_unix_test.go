@@ -13,7 +13,7 @@ import (
 func processCPUTime(tb testing.TB) time.Duration {
 	var usage syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
-		tb.Fatalf("getrusage: %v", err)
+		tb.Fatalf("getrusage failed: %v", err)
 	}
 	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
 }

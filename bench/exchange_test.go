@@ -10,10 +10,10 @@ import (
 	"testing"
 )
 
-// BenchmarkLoopbackExchange measures what every client pays before any HTTP
-// client code runs: one request written to the loopback server and its
-// response read back, over one kept-alive TCP connection, as raw bytes with
-// no parsing. The floor's time minus this one is net/http's client cost.
+// BenchmarkLoopbackExchange measures what every client pays beside its own
+// code: one request written to the loopback server and its response read
+// back, over one kept-alive TCP connection, as raw bytes with no parsing.
+// The floor's time minus this one estimates net/http's client cost.
 func BenchmarkLoopbackExchange(b *testing.B) {
 	exchange, err := newRawExchange(presignedURL())
 	if err != nil {

@@ -96,7 +96,7 @@ func newLoopbackServer(kind string) (*loopbackServer, error) {
 		s.httpServer = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 		s.listener = s.httpServer.Listener
 	default:
-		return nil, fmt.Errorf("-server=%q is not a server kind; use minimal or nethttp", kind)
+		return nil, fmt.Errorf("invalid -server=%q; use minimal or nethttp", kind)
 	}
 	addr, ok := s.listener.Addr().(*net.TCPAddr)
 	if !ok || !addr.IP.IsLoopback() {
